@@ -1,4 +1,4 @@
-"""Settings: one frozen object, passed to constructors. The environment is read here and nowhere else.
+"""Settings: one frozen object passed to constructors; the environment is read here only.
 
 Every ``TOKENVEIL_*`` variable maps to a field (``TOKENVEIL_ACCESS_TTL`` → ``access_ttl``).
 Weakening a default (a long access-token lifetime, plain HTTP off loopback) takes an explicit
@@ -27,7 +27,7 @@ MAX_ACCESS_TTL_WITHOUT_OPT_IN = 15 * 60
 
 
 class InsecureSettingWarning(UserWarning):
-    """A setting weakens a secure default. Raised as a warning, so tests can turn it into an error."""
+    """A setting weakens a secure default (a warning category tests can turn into errors)."""
 
 
 @dataclass(frozen=True, slots=True)
