@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tokenveil.store import MemoryStore, Store
+from tokenveil.store import MemoryStore, Store, open_store
 
 T = TypeVar("T")
 
@@ -98,7 +98,13 @@ def free_port() -> int:
 
 StoreFactory = Callable[[], Store]
 
-BACKENDS = ["memory"]
+BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _sql_factory(url: str, schema: str | None = None) -> StoreFactory:
+    from tokenveil.store.sql import SqlStore
+
+    return lambda: SqlStore(url, schema=schema)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -108,7 +114,11 @@ def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactor
     backend: str = request.param
     if backend == "memory":
         return MemoryStore
-    raise NotImplementedError(backend)
+    if backend == "sqlite":
+        return lambda: open_store(f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}")
+    url: str = request.getfixturevalue("postgres_url")
+    # A schema per test is a clean slate in milliseconds; the session database is dropped later.
+    return _sql_factory(url, schema=f"t_{secrets.token_hex(6)}")
 
 
 @pytest.fixture
