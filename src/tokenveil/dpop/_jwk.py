@@ -1,0 +1,40 @@
+"""The ``jwk`` header of a DPoP proof: a public key, checked hard before it verifies anything.
+
+The RFC 7638 thumbprint lives with the key ring (:mod:`tokenveil.keys`) so that ``kid`` and
+``jkt`` are computed by one function; it is re-exported here for DPoP callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tokenveil.keys._algorithms import PublicKey, public_key_from_jwk
+from tokenveil.keys._jwk import jwk_thumbprint
+
+__all__ = ["PRIVATE_MEMBERS", "dpop_public_key", "jwk_thumbprint"]
+
+#: RFC 7518 §6.2.2, §6.3.2, §6.4: members that only a private or symmetric key has.
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def dpop_public_key(jwk: object, alg: str) -> tuple[PublicKey, str]:
+    """The verification key and its thumbprint for a proof header's ``jwk`` and ``alg``.
+
+    Raises ``ValueError`` with a fixed reason word: ``private_key_in_jwk`` when the header leaks
+    a private key (RFC 9449 §4.3 check 7: it MUST NOT), ``bad_jwk`` for anything malformed or a key
+    type that does not fit ``alg``.
+    """
+    if not isinstance(jwk, Mapping):
+        raise ValueError("bad_jwk")
+    if PRIVATE_MEMBERS.intersection(jwk):
+        raise ValueError("private_key_in_jwk")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in jwk.items()):
+        raise ValueError("bad_jwk")
+    # The header's alg binds the key; public_key_from_jwk checks that kty and crv fit it.
+    members: dict[str, str] = {k: v for k, v in jwk.items() if k not in ("alg", "kid")}
+    try:
+        key = public_key_from_jwk({**members, "alg": alg, "kid": "dpop"})
+        thumbprint = jwk_thumbprint(members)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError("bad_jwk") from exc
+    return key, thumbprint
