@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 import pytest
 
@@ -382,24 +381,3 @@ async def test_events_at_the_same_instant_keep_insertion_order_reversed(store: S
     await store.record_event(SecurityEvent("a", NOW, {}))
     await store.record_event(SecurityEvent("b", NOW, {}))
     assert [e.kind for e in await store.list_events()] == ["b", "a"]
-
-
-# -- several handles on one backend ----------------------------------------------------------
-
-
-async def test_two_sql_stores_race_on_one_database(store_factory: Callable[[], Store]) -> None:
-    """Two SqlStore instances (two processes) consuming one token: exactly one ``ok``."""
-    first, second = store_factory(), store_factory()
-    if first.__class__.__name__ == "MemoryStore":
-        pytest.skip("memory stores share nothing between instances")
-    await first.open()
-    await second.open()
-    try:
-        await first.create_family(family(), record("race"))
-        results = await asyncio.gather(
-            *(s.consume("race", NOW + i) for i, s in enumerate([first, second] * 10))
-        )
-        assert sorted(r.status for r in results) == ["ok"] + ["reused"] * 19
-    finally:
-        await first.close()
-        await second.close()

@@ -49,9 +49,10 @@ Dialect = Literal["sqlite", "postgresql"]
 #: Serializes schema creation between processes opening one PostgreSQL database at once.
 _SCHEMA_LOCK_KEY: Final = zlib.crc32(b"tokenveil.store.schema")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-#: SQLSTATE classes meaning "the server is not there for you": connection exception, insufficient
-#: resources, operator intervention (shutdown), system error.
-_UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "53", "57", "58"})
+#: SQLSTATE classes meaning "the server is not there for you": connection exception, invalid
+#: authorization, invalid catalog (no such database), insufficient resources, operator
+#: intervention (shutdown), system error.
+_UNAVAILABLE_SQLSTATE_CLASSES: Final = frozenset({"08", "28", "3D", "53", "57", "58"})
 
 try:  # asyncpg raises its own errors while connecting, before SQLAlchemy can wrap them.
     import asyncpg
