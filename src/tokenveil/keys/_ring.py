@@ -94,7 +94,7 @@ class KeyRing:
         """The public JWK Set: every key that may verify now or soon. No private member ever."""
         return {"keys": [key.to_jwk() for key in self._public.values()]}
 
-    def keys(self) -> list[KeyInfo]:
+    def list_keys(self) -> list[KeyInfo]:
         return [
             KeyInfo(
                 k.kid,

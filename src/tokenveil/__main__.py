@@ -1,0 +1,3 @@
+from tokenveil.cli import main
+
+main()

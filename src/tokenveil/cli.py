@@ -1,0 +1,273 @@
+"""``tokenveil``: serve | users | clients | keys | pii | scan.
+
+Every command takes ``--data-dir`` (default ``$TOKENVEIL_DATA_DIR``, else ``./.tokenveil``).
+Commands that change state work while the server runs: they write to the store and bump its
+state version, which every running instance polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tokenveil.config import Settings
+from tokenveil.errors import TokenveilError
+
+if TYPE_CHECKING:
+    from tokenveil.service import TokenService
+
+__all__ = ["app", "main"]
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="tokenveil",
+    help="JWT authentication that does not leak personal data, and the scanner that proves it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+users_app = typer.Typer(help="Manage users (resource owners).", no_args_is_help=True)
+clients_app = typer.Typer(help="Manage OAuth clients.", no_args_is_help=True)
+keys_app = typer.Typer(help="Signing keys: list, rotate, revoke.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(clients_app, name="clients")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where the SQLite database and the key-encryption key live.",
+        envvar="TOKENVEIL_DATA_DIR",
+        show_default="./.tokenveil",
+    ),
+]
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings.from_env(data_dir=data_dir)
+
+
+def _run(settings: Settings, action: Callable[[TokenService], Awaitable[T]]) -> T:
+    """Open the service, run one action, close; errors become one clean line and exit 2."""
+    from tokenveil.service import TokenService
+
+    async def go() -> T:
+        service = await TokenService.open(settings)
+        try:
+            return await action(service)
+        finally:
+            await service.close()
+
+    try:
+        return asyncio.run(go())
+    except TokenveilError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+
+
+def _when(ts: float | None) -> str:
+    if ts is None:
+        return "-"
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the token server and the demo API (SQLite under --data-dir unless configured)."""
+    import uvicorn
+
+    from tokenveil.server import create_app
+
+    settings = Settings.from_env(data_dir=data_dir)
+    if "TOKENVEIL_ISSUER" not in os.environ:
+        settings = settings.replace(issuer=f"http://{host}:{port}")
+    shown = settings.data_dir
+    base = f"http://{host}:{port}"
+    err.print(
+        f"[bold]tokenveil[/bold] serving {base} (data: {shown})\n"
+        "First token, in another terminal:\n"
+        f"  .venv/bin/tokenveil users add alice --data-dir {shown}\n"
+        f"  curl -s -X POST {base}/oauth/token -d grant_type=password -d username=alice \\\n"
+        "       -d client_id=tokenveil-demo --data-urlencode password=YOUR-PASSWORD\n"
+        f"Then: curl -s {base}/api/me -H 'Authorization: Bearer ACCESS_TOKEN'   "
+        f"(docs: {base}/docs)"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="Login name.")],
+    data_dir: DataDir = None,
+    email: Annotated[str | None, typer.Option(help="Email address (never put in tokens).")] = None,
+    password: Annotated[
+        str | None, typer.Option(help="Password (visible in process lists: prefer stdin).")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="Scope granted (repeatable).")
+    ] = None,
+) -> None:
+    """Add a user. Prompts for the password when neither --password nor --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    scopes = scope or ["profile", "orders"]
+
+    async def action(service: TokenService) -> str:
+        user = await service.add_user(name, password or "", email=email, scopes=scopes)
+        return user.id
+
+    user_id = _run(_settings(data_dir), action)
+    out.print(f"added user {user_id} with scopes: {' '.join(sorted(scopes))}")
+
+
+@users_app.command("list")
+def users_list(data_dir: DataDir = None) -> None:
+    """List users (ids, login names and scopes; never emails)."""
+
+    async def action(service: TokenService) -> list[tuple[str, str, str, str]]:
+        return [
+            (u.id, u.username, " ".join(u.scopes), _when(u.created_at))
+            for u in await service.store.list_users()
+        ]
+
+    table = Table("id", "username", "scopes", "created")
+    for row in _run(_settings(data_dir), action):
+        table.add_row(*row)
+    out.print(table)
+
+
+@clients_app.command("add")
+def clients_add(
+    client_id: Annotated[str, typer.Argument(help="Client identifier.")],
+    data_dir: DataDir = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="Scope the client may ask for.")
+    ] = None,
+    grant: Annotated[
+        list[str] | None,
+        typer.Option("--grant", help="password, refresh_token, client_credentials (repeatable)."),
+    ] = None,
+    confidential: Annotated[
+        bool, typer.Option(help="Give the client a secret (printed once, stored hashed).")
+    ] = False,
+    dpop: Annotated[bool, typer.Option(help="Require DPoP-bound tokens (RFC 9449).")] = False,
+) -> None:
+    """Register an OAuth client."""
+    grants = grant or ["password", "refresh_token"]
+    if "client_credentials" in grants and not confidential:
+        err.print("[red]error:[/red] client_credentials needs --confidential")
+        raise typer.Exit(2)
+
+    async def action(service: TokenService) -> str | None:
+        _, secret = await service.add_client(
+            client_id,
+            scopes=scope or [],
+            grant_types=grants,
+            confidential=confidential,
+            dpop_bound=dpop,
+        )
+        return secret
+
+    secret = _run(_settings(data_dir), action)
+    out.print(f"added client {client_id}")
+    if secret:
+        # Shown once, to the operator's terminal only; the store keeps an argon2id hash.
+        out.print(f"client secret (store it now, it is not shown again): {secret}")
+
+
+@clients_app.command("list")
+def clients_list(data_dir: DataDir = None) -> None:
+    """List clients."""
+
+    async def action(service: TokenService) -> list[tuple[str, str, str, str]]:
+        return [
+            (
+                c.client_id,
+                "confidential" if c.secret_hash else "public",
+                " ".join(c.grant_types),
+                " ".join(c.scopes),
+            )
+            for c in await service.store.list_clients()
+        ]
+
+    table = Table("client_id", "type", "grants", "scopes")
+    for row in _run(_settings(data_dir), action):
+        table.add_row(*row)
+    out.print(table)
+
+
+@keys_app.command("list")
+def keys_list(data_dir: DataDir = None) -> None:
+    """List signing keys and their states (public facts only)."""
+
+    async def action(service: TokenService) -> list[tuple[str, ...]]:
+        return [
+            (
+                k.kid,
+                k.alg,
+                k.state,
+                _when(k.created_at),
+                _when(k.activated_at),
+                _when(k.not_after or k.revoked_at),
+            )
+            for k in service.keyring.list_keys()
+        ]
+
+    table = Table("kid", "alg", "state", "created", "activated", "until / revoked")
+    for row in _run(_settings(data_dir), action):
+        table.add_row(*row)
+    out.print(table)
+
+
+@keys_app.command("rotate")
+def keys_rotate(data_dir: DataDir = None) -> None:
+    """Rotate now: next → active, active → retiring, a new next key is published."""
+
+    async def action(service: TokenService) -> str:
+        return await service.rotate_keys()
+
+    out.print(f"active key is now {_run(_settings(data_dir), action)}")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    kid: Annotated[str, typer.Argument(help="The key id to revoke.")], data_dir: DataDir = None
+) -> None:
+    """Revoke a key at once: tokens it signed are rejected from the next sync (≈1 s)."""
+
+    async def action(service: TokenService) -> None:
+        await service.revoke_key(kid)
+
+    _run(_settings(data_dir), action)
+    out.print(f"revoked key {kid}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Issue RFC 9068 access tokens with minimal claims, checked by the claims policy."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tokenveil.keys._algorithms import PrivateKey
+from tokenveil.tokens._claims import ClaimsPolicy
+from tokenveil.tokens._jws import encode_compact
+
+__all__ = ["IssuedToken", "SigningKeySource", "TokenIssuer"]
+
+Clock = Callable[[], float]
+
+
+class SigningKeySource(Protocol):
+    def signing_key(self) -> PrivateKey: ...
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """A freshly signed access token. ``repr`` never shows the token."""
+
+    token: str = field(repr=False)
+    jti: str
+    expires_at: int
+    expires_in: int
+    scope: str
+
+
+class TokenIssuer:
+    """Signs access tokens with the key ring's active key."""
+
+    def __init__(
+        self,
+        keys: SigningKeySource,
+        *,
+        issuer: str,
+        audience: str,
+        ttl: int = 600,
+        policy: ClaimsPolicy | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl
+        self._policy = policy or ClaimsPolicy()
+        self._clock = clock
+
+    def issue(
+        self,
+        *,
+        sub: str,
+        client_id: str,
+        scope: Iterable[str] = (),
+        jkt: str | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> IssuedToken:
+        now = int(self._clock())
+        jti = secrets.token_urlsafe(16)
+        scope_text = " ".join(sorted(set(scope)))
+        claims: dict[str, object] = {
+            "iss": self._issuer,
+            "sub": sub,
+            "aud": self._audience,
+            "exp": now + self._ttl,
+            "iat": now,
+            "jti": jti,
+            "client_id": client_id,
+            "scope": scope_text,
+        }
+        if jkt is not None:
+            claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
+        if extra:
+            claims.update(extra)
+        # Invariant 1: refuse, at issue time, any claim off the allow-list or holding PII.
+        self._policy.check(claims)
+        key = self._keys.signing_key()
+        header = {"alg": key.alg, "typ": "at+jwt", "kid": key.kid}
+        return IssuedToken(
+            encode_compact(header, claims, key), jti, now + self._ttl, self._ttl, scope_text
+        )

@@ -1,0 +1,50 @@
+"""Compact JWS (RFC 7515 §7.1): split, decode and sign. No key or algorithm decisions here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from tokenveil.errors import MalformedToken
+from tokenveil.keys._b64 import b64url_decode, b64url_encode
+
+__all__ = ["Signer", "decode_json_segment", "encode_compact", "split_compact"]
+
+
+class Signer(Protocol):
+    @property
+    def kid(self) -> str: ...
+
+    @property
+    def alg(self) -> str: ...
+
+    def sign(self, signing_input: bytes) -> bytes: ...
+
+
+def encode_compact(header: Mapping[str, Any], payload: Mapping[str, Any], key: Signer) -> str:
+    h = b64url_encode(json.dumps(header, separators=(",", ":")).encode("utf-8"))
+    p = b64url_encode(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+    signing_input = f"{h}.{p}".encode("ascii")
+    return f"{h}.{p}.{b64url_encode(key.sign(signing_input))}"
+
+
+def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
+    """The three segments, after bounding the size (tokens over ``max_bytes`` are refused)."""
+    if len(token) > max_bytes or not token.isascii():
+        raise MalformedToken()
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts[:2]):
+        raise MalformedToken()
+    return parts[0], parts[1], parts[2]
+
+
+def decode_json_segment(segment: str) -> dict[str, Any]:
+    """A base64url JSON object; anything else is malformed (RFC 7519 §7.2 step 10)."""
+    try:
+        value = json.loads(b64url_decode(segment))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise MalformedToken() from exc
+    if not isinstance(value, dict):
+        raise MalformedToken()
+    return value

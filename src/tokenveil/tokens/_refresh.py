@@ -1,0 +1,142 @@
+"""Refresh tokens: opaque, single-use, stored hashed, grouped in families (RFC 9700 §4.14).
+
+A refresh token is ``tvr_`` + 256 random bits (base64url). The prefix lets secret scanners and
+log redaction recognise it; the store only ever sees its SHA-256. Each use consumes it and
+returns a new one in the same family. A consumed token presented again means two parties hold
+it: the whole family is revoked and a security event recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from tokenveil.errors import InvalidGrant, RefreshTokenReuse
+from tokenveil.store._protocols import (
+    AuditStore,
+    RefreshFamily,
+    RefreshRecord,
+    RefreshStore,
+    SecurityEvent,
+)
+
+__all__ = ["REFRESH_TOKEN_PATTERN", "NewRefreshToken", "RefreshTokens", "hash_refresh_token"]
+
+Clock = Callable[[], float]
+REFRESH_TOKEN_PATTERN = re.compile(r"\btvr_[A-Za-z0-9_-]{43}\b")
+_PREFIX = "tvr_"
+
+
+class _Backend(RefreshStore, AuditStore, Protocol):
+    """The two store axes refresh families need."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRefreshToken:
+    """A refresh token to hand to the client once. ``repr`` hides it."""
+
+    token: str = field(repr=False)
+    family: RefreshFamily
+
+
+def hash_refresh_token(token: str) -> str:
+    # A plain SHA-256 suffices: the token carries 256 bits of entropy, nothing to brute-force.
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class RefreshTokens:
+    """Families of rotating refresh tokens with reuse detection."""
+
+    def __init__(
+        self,
+        store: _Backend,
+        *,
+        idle_ttl: float,
+        absolute_ttl: float,
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._idle = idle_ttl
+        self._absolute = absolute_ttl
+        self._clock = clock
+
+    async def start(
+        self, *, sub: str, client_id: str, scope: Iterable[str], dpop_jkt: str | None = None
+    ) -> NewRefreshToken:
+        """A new family (one login) and its first token."""
+        now = self._clock()
+        family = RefreshFamily(
+            id=secrets.token_urlsafe(16),
+            sub=sub,
+            client_id=client_id,
+            scope=tuple(sorted(set(scope))),
+            created_at=now,
+            expires_at=now + self._absolute,
+            dpop_jkt=dpop_jkt,
+        )
+        token = _new_token()
+        await self._store.create_family(family, self._record(token, family, now))
+        return NewRefreshToken(token, family)
+
+    async def rotate(
+        self, token: str, *, client_id: str, dpop_jkt: str | None = None
+    ) -> NewRefreshToken:
+        """Consume ``token`` and return its successor. Raises :class:`InvalidGrant` otherwise."""
+        if not REFRESH_TOKEN_PATTERN.fullmatch(token):
+            raise InvalidGrant()
+        now = self._clock()
+        result = await self._store.consume(hash_refresh_token(token), now)
+        family = result.family
+        if result.status == "unknown" or family is None or result.record is None:
+            raise InvalidGrant()
+        if result.status == "reused":
+            await self._store.revoke_family(family.id, now, "reuse")
+            await self._store.record_event(
+                SecurityEvent(
+                    "refresh.reuse",
+                    now,
+                    {"family": family.id, "sub": family.sub, "client_id": family.client_id},
+                )
+            )
+            raise RefreshTokenReuse(family.id)
+        if family.revoked_at is not None:
+            raise InvalidGrant()
+        if now >= family.expires_at or now >= result.record.idle_expires_at:
+            raise InvalidGrant()
+        if family.client_id != client_id:
+            # RFC 6749 §6: a refresh token is bound to the client it was issued to. The token is
+            # consumed already; revoke the family, as a stolen token is the likely story.
+            await self._store.revoke_family(family.id, now, "client_mismatch")
+            raise InvalidGrant()
+        if family.dpop_jkt is not None and family.dpop_jkt != dpop_jkt:
+            # RFC 9449 §5: a DPoP-bound family only rotates with proof of the same key.
+            raise InvalidGrant()
+        successor = _new_token()
+        await self._store.add_token(self._record(successor, family, now))
+        return NewRefreshToken(successor, family)
+
+    async def revoke(self, token: str, *, client_id: str | None = None) -> None:
+        """RFC 7009: revoke the token's family. Unknown tokens are silently accepted (§2.2)."""
+        if not REFRESH_TOKEN_PATTERN.fullmatch(token):
+            return
+        now = self._clock()
+        # Consuming first makes revocation atomic with a concurrent rotation of the same token;
+        # the family is dead either way.
+        result = await self._store.consume(hash_refresh_token(token), now)
+        family = result.family
+        if family is None or (client_id is not None and family.client_id != client_id):
+            return
+        await self._store.revoke_family(family.id, now, "revoked_by_client")
+
+    def _record(self, token: str, family: RefreshFamily, now: float) -> RefreshRecord:
+        idle = min(now + self._idle, family.expires_at)
+        return RefreshRecord(hash_refresh_token(token), family.id, now, idle)
+
+
+def _new_token() -> str:
+    return _PREFIX + secrets.token_urlsafe(32)

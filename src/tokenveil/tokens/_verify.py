@@ -1,0 +1,213 @@
+"""Access-token verification: the hot path (RFC 9068 §4, RFC 8725).
+
+Every check is here, in order, and each failure raises its own :class:`InvalidToken` subclass so
+tests and metrics can tell them apart; the HTTP edge turns them all into one opaque 401.
+
+A token verified recently is kept in a small bounded cache; a repeat still checks expiry,
+revocation of its ``jti`` and ``kid``, the kill-switch cut-off and store freshness.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from tokenveil._principal import Principal
+from tokenveil.errors import (
+    BadSignature,
+    ClaimMismatch,
+    ExpiredToken,
+    ForbiddenHeader,
+    InvalidToken,
+    MalformedToken,
+    RevokedToken,
+    StoreUnavailable,
+    TokenNotYetValid,
+)
+from tokenveil.keys._algorithms import PublicKey, SymmetricKey
+from tokenveil.keys._b64 import b64url_decode
+from tokenveil.tokens._jws import decode_json_segment, split_compact
+
+__all__ = ["AccessTokenVerifier", "KeyResolver", "RevocationView", "UnknownSigningKey"]
+
+Clock = Callable[[], float]
+
+# RFC 7515 §4.1.2-§4.1.6 and RFC 8725 §3.10: keys or key locations chosen by the token itself are
+# never honoured. ``crit`` lists extensions we would have to understand; we understand none.
+_FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c", "crit")
+_ACCEPTED_TYP = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1
+
+
+class UnknownSigningKey(InvalidToken):
+    """No verification key with the token's ``kid``; a JWKS-backed resolver may refetch once."""
+
+    reason = "unknown_key"
+
+    def __init__(self, kid: str) -> None:
+        self.kid = kid
+        super().__init__()
+
+
+class KeyResolver(Protocol):
+    def public_key(self, kid: str) -> PublicKey | SymmetricKey | None: ...
+
+    def is_revoked(self, kid: str) -> bool: ...
+
+
+@dataclass(slots=True)
+class RevocationView:
+    """The revocation state this instance knows, kept current by a sync loop.
+
+    ``fresh_until`` is pushed forward on every successful sync. Past it, the view may be stale
+    (the store is unreachable) and verification fails closed (security invariant 9).
+    """
+
+    jtis: set[str] = field(default_factory=set)
+    cutoff: float = 0.0
+    fresh_until: float = math.inf
+    version: int = -1
+
+    def check(self, jti: str, iat: float, now: float) -> None:
+        if now > self.fresh_until:
+            raise StoreUnavailable("revocation state is stale; refusing tokens until it syncs")
+        if jti in self.jtis or iat < self.cutoff:
+            raise RevokedToken()
+
+
+class AccessTokenVerifier:
+    """Verify RFC 9068 access tokens against a key resolver. Returns a Principal or raises."""
+
+    def __init__(
+        self,
+        keys: KeyResolver,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 30,
+        max_bytes: int = 8 * 1024,
+        revocations: RevocationView | None = None,
+        clock: Clock = time.time,
+        cache_size: int = 10_000,
+    ) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self._audience = audience
+        self._leeway = leeway
+        self._max_bytes = max_bytes
+        self.revocations = revocations if revocations is not None else RevocationView()
+        self._clock = clock
+        self._cache: dict[str, Principal] = {}
+        self._cache_size = cache_size
+
+    def verify(self, token: str, *, now: float | None = None) -> Principal:
+        if now is None:
+            now = self._clock()
+        cached = self._cache.get(token)
+        if cached is not None:
+            return self._recheck(token, cached, now)
+        principal = self._verify_fully(token, now)
+        cache = self._cache
+        if len(cache) >= self._cache_size:
+            del cache[next(iter(cache))]  # oldest first: dicts keep insertion order
+        cache[token] = principal
+        return principal
+
+    def forget(self) -> None:
+        """Drop the repeat cache (after a key revocation, say)."""
+        self._cache.clear()
+
+    def _recheck(self, token: str, principal: Principal, now: float) -> Principal:
+        if now > principal.expires_at + self._leeway:
+            del self._cache[token]
+            raise ExpiredToken()
+        if self._keys.is_revoked(principal.kid):
+            raise RevokedToken()
+        self.revocations.check(principal.jti, principal.issued_at, now)
+        return principal
+
+    def _verify_fully(self, token: str, now: float) -> Principal:
+        h64, p64, s64 = split_compact(token, self._max_bytes)
+        header = decode_json_segment(h64)
+
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg.lower() == "none":
+            raise ForbiddenHeader(reason="alg_none")
+        for name in _FORBIDDEN_HEADERS:
+            if name in header:
+                raise ForbiddenHeader(reason=f"header_{name}")
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYP:
+            raise ClaimMismatch("typ")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise MalformedToken()
+
+        key = self._keys.public_key(kid)
+        if key is None:
+            if self._keys.is_revoked(kid):
+                raise RevokedToken()
+            raise UnknownSigningKey(kid)
+        # RFC 8725 §3.1: the key decides the algorithm. A header naming another one is a forgery
+        # attempt (HS256 signed with an RSA public key, for instance), never a reason to switch.
+        if alg != key.alg:
+            raise ForbiddenHeader(reason="alg_mismatch")
+        try:
+            signature = b64url_decode(s64)
+        except ValueError as exc:
+            raise MalformedToken() from exc
+        if not key.verify(f"{h64}.{p64}".encode("ascii"), signature):
+            raise BadSignature()
+
+        claims = decode_json_segment(p64)
+        return self._check_claims(claims, kid, now)
+
+    def _check_claims(self, claims: dict[str, Any], kid: str, now: float) -> Principal:
+        leeway = self._leeway
+        exp = _numeric(claims, "exp")
+        iat = _numeric(claims, "iat")
+        if now > exp + leeway:
+            raise ExpiredToken()
+        if iat > now + leeway:
+            raise TokenNotYetValid()
+        if "nbf" in claims and _numeric(claims, "nbf") > now + leeway:
+            raise TokenNotYetValid()
+        if claims.get("iss") != self._issuer:
+            raise ClaimMismatch("iss")
+        aud = claims.get("aud")
+        if not (aud == self._audience or (isinstance(aud, list) and self._audience in aud)):
+            raise ClaimMismatch("aud")
+        sub, jti, client_id = claims.get("sub"), claims.get("jti"), claims.get("client_id")
+        if not (isinstance(sub, str) and sub and isinstance(jti, str) and jti):
+            raise ClaimMismatch("sub" if not isinstance(sub, str) or not sub else "jti")
+        if not isinstance(client_id, str):
+            raise ClaimMismatch("client_id")
+        scope = claims.get("scope", "")
+        if not isinstance(scope, str):
+            raise ClaimMismatch("scope")
+        if self._keys.is_revoked(kid):
+            raise RevokedToken()
+        self.revocations.check(jti, iat, now)
+        cnf = claims.get("cnf")
+        jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+        return Principal(
+            sub=sub,
+            scopes=frozenset(scope.split()),
+            client_id=client_id,
+            jti=jti,
+            issued_at=int(iat),
+            expires_at=int(exp),
+            kid=kid,
+            jkt=jkt if isinstance(jkt, str) else None,
+            claims=claims,
+        )
+
+
+def _numeric(claims: dict[str, Any], name: str) -> float:
+    value = claims.get(name)
+    # bool is an int subclass; `"exp": true` is not a date (RFC 7519 §2 NumericDate).
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ClaimMismatch(name)
+    return float(value)
