@@ -1,0 +1,414 @@
+"""The detection engine: cheap screening over whole strings, validators only on candidates.
+
+Speed comes from doing almost nothing per value. Structure-aware callers join every string value
+of a document with ``\\x00`` (a character no pattern accepts) and scan the joined text once, so
+the per-value cost is a list append, not a regex call. Two compiled patterns do the screening:
+
+* ``_AT`` finds ``@`` followed by a domain with the literal-prefix fast search of :mod:`re`; the
+  local part is then walked backwards by hand (a leading ``[\\w.+-]+`` would make the engine try
+  every position of every word).
+* ``_MAIN`` is one alternation for everything else (digit runs, letter-led identifiers, IPv6,
+  secrets, password/name/address phrases). Possessive quantifiers keep it linear: a timestamp
+  never backtracks into ever shorter digit runs.
+
+A candidate becomes a finding only when a validator agrees (checksums, issuer ranges,
+libphonenumber, :mod:`ipaddress`) and, for the ambiguous kinds, when evidence (a JSON key or
+context words) speaks for it.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from tokenveil.pii import _validators as v
+from tokenveil.pii._evidence import NO_HINT, Hint, context_kinds, negative_context
+from tokenveil.pii._finding import Kind
+
+__all__ = ["SEP", "Raw", "resolve", "scan", "whole_value"]
+
+#: Joins values in a structure scan. No pattern accepts it, so no match crosses two values.
+SEP = "\x00"
+_CONTEXT_WIDTH = 48
+_NEGATIVE_WIDTH = 20
+
+
+@dataclass(slots=True)
+class Raw:
+    """A finding before it is bound to a path: segment index and offsets inside the segment."""
+
+    seg: int
+    kind: str
+    start: int
+    end: int
+    confidence: float
+
+
+_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-'")
+
+_AT = re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
+
+_MONTH_WORDS = (
+    r"(?:jan|feb|f[eé]v|mar|m[aä]r|apr|avr|abr|may|mai|mei|mag|jun|jui|jul|lug|aug|ao[uû]|ago|"
+    r"sep|set|oct|okt|ott|nov|dec|d[eé]c|dez|dic|gen|ene|giu|lu)[a-zéû]*"
+)
+
+_MAIN = re.compile(
+    "|".join(
+        (
+            # Secrets first: their literal prefixes are unambiguous.
+            r"(?P<pem>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:[^\x00]{0,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?)",
+            r"(?P<jwt>(?<![\w-])eyJ[A-Za-z0-9_-]{2,}+\.[A-Za-z0-9_-]{2,}+\.[A-Za-z0-9_-]*+)",
+            r"(?P<bearer_kw>(?<![\w-])[Bb]earer\s++(?P<bearer>[A-Za-z0-9._~+/-]{16,}+=*+))",
+            r"(?P<apikey>(?<![\w-])(?:(?:AKIA|ASIA|AGPA|AIDA|AROA)[0-9A-Z]{16}"
+            r"|gh[pousr]_[A-Za-z0-9]{36,}+|github_pat_[A-Za-z0-9_]{40,}+"
+            r"|xox[abposr]-[A-Za-z0-9-]{10,}+|(?:sk|rk|pk)_live_[A-Za-z0-9]{16,}+"
+            r"|sk_test_[A-Za-z0-9]{16,}+|AIza[0-9A-Za-z_-]{35}"
+            r"|sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}+)(?![\w-]))",
+            r"(?P<pwhash>\$argon2(?:id|i|d)\$v=\d+\$m=\d+,t=\d+,p=\d+\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+"
+            r"|\$2[abxy]?\$\d\d\$[./A-Za-z0-9]{53}"
+            r"|\$scrypt\$ln=\d+,r=\d+,p=\d+\$[A-Za-z0-9+/.]+\$[A-Za-z0-9+/.]+"
+            r"|\$7\$[./A-Za-z0-9]{11,}+\$[./A-Za-z0-9]{43}"
+            r"|pbkdf2_sha(?:1|256|512)\$\d+\$[A-Za-z0-9+/=.]+\$[A-Za-z0-9+/=]+"
+            r"|\$pbkdf2(?:-sha(?:1|256|512))?\$\d+\$[A-Za-z0-9./]+\$[A-Za-z0-9./]+)",
+            r"(?P<pw_kw>(?i:\b(?:password|passwd|pwd|passphrase|passwort|mot de passe|"
+            r"contrase[ñn]a|wachtwoord)[\"']?\s*(?:[:=]|is\b|ist\b|est\b|es\b)\s*[\"']?)"
+            r"(?P<pw>[^\s\"',;\x00]{4,128}+))",
+            # Phrases that introduce a person or an address in free text.
+            r"(?P<name_kw>(?i:\bmy name is|\bname\s*:|\bdear|\bmein name ist|\bje m'appelle|"
+            r"\bme llamo|\bmi chiamo|\bmijn naam is|\bich bin|\bje suis|\bsoy|\bsono|"
+            r"\bregards,|\bsincerely,|\bcordialement,|\bgrüße,|\bsaludos,|\bsaluti,|\bgroeten,)"
+            r"[ \t]*\n?[ \t]*)"
+            r"(?P<name>[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+(?:[ \t]+(?:(?:van|von|de|der|den|di|da|du|del|"
+            r"la|le|dos|das|ten|ter)[ \t]+)*[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+){1,3})",
+            r"(?P<addr_kw>(?i:\bi live at|\blives at|\bmy address is|\baddress\s*:|\badresse\s*:|"
+            r"\bship to|\bdeliver to|\bsend it to|\bwohne in der|\bwohne in|\bj'habite au|"
+            r"\bj'habite|\bvivo en|\babito in|\bwoon op|\bwoon aan|\bdirección\s*:|"
+            r"\bindirizzo\s*:|\badres\s*:)[ \t]*)"
+            r"(?P<addr>[^\n\x00]{4,160}?)(?=\.(?:\s|$)|\n|\x00|$)",
+            r"(?P<wdate>(?i:\b\d{1,2}\.?[ \t]+" + _MONTH_WORDS + r"\.?,?[ \t]+\d{4}\b"
+            r"|\b" + _MONTH_WORDS + r"\.?[ \t]+\d{1,2},?[ \t]+\d{4}\b))",
+            # Letter-led national identifiers and IBANs (upper case, as printed).
+            r"(?P<iban>(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32}+)",
+            r"(?P<idalnum>(?<![A-Za-z0-9])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]"
+            r"|[XYZ]-?\d{7}-?[A-Z]|\d{8}-?[A-Z]|[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
+            r"(?![A-Za-z0-9]))",
+            r"(?P<ipv6>(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}+[0-9A-Fa-f]{0,4}+"
+            r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?(?![\w:]))",
+            # Digit runs with the separators people type: phones, cards, SSNs, IPv4, dates.
+            r"(?P<digits>(?<![\w.+/-])(?:\+|00|\(\+?)?\d(?:[ \t./()-]{0,2}+\d)++\)?)",
+        )
+    )
+)
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
+_IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_SSN_SHAPE = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
+_DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4}")
+_KEEP_ALNUM = str.maketrans("", "", " -./()\t")
+_MASKED_VALUE = re.compile(r"[*•xX#]{3,}|\[[A-Z_]+\]|<[a-z_ -]+>|redacted|null|none|\*+", re.I)
+
+
+def _window(text: str, seg_start: int, pos: int) -> str:
+    return text[max(seg_start, pos - _CONTEXT_WIDTH) : pos]
+
+
+class _Context:
+    """Evidence for one candidate, computed only when a decision needs it."""
+
+    __slots__ = ("_kinds", "_neg", "hint", "pos", "seg_start", "text")
+
+    def __init__(self, text: str, seg_start: int, pos: int, hint: Hint) -> None:
+        self.text = text
+        self.seg_start = seg_start
+        self.pos = pos
+        self.hint = hint
+        self._kinds: frozenset[str] | None = None
+        self._neg: bool | None = None
+
+    def supports(self, kind: str) -> bool:
+        if kind in self.hint.kinds:
+            return True
+        if self._kinds is None:
+            self._kinds = context_kinds(_window(self.text, self.seg_start, self.pos))
+        return kind in self._kinds
+
+    def negative(self) -> bool:
+        if self.hint.negative:
+            return True
+        if self._neg is None:
+            start = max(self.seg_start, self.pos - _NEGATIVE_WIDTH)
+            self._neg = negative_context(self.text[start : self.pos])
+        return self._neg
+
+
+def _adjust(kind: str, base: float, ctx: _Context) -> float:
+    """Context words for the kind raise confidence; order/hash/version words lower it."""
+    if ctx.supports(kind):
+        return min(0.99, base + 0.1)
+    if ctx.negative():
+        return base - 0.4
+    return base
+
+
+def _classify_digits(
+    text: str, s: int, e: int, ctx: _Context, out: list[tuple[str, int, int, float]]
+) -> None:
+    cand = text[s:e]
+    nxt = text[e] if e < len(text) else ""
+    # Glued to letters on the right (a hex digest, "12345abc"): not a standalone number.
+    if nxt.isalnum() and not (nxt in "xX" and text[e + 1 : e + 2].isdigit()):
+        return
+    if cand.count(".") == 3 and _IPV4.fullmatch(cand):
+        conf = v.ip_confidence(cand)
+        if conf and not ctx.negative():
+            out.append((Kind.IP_ADDRESS, s, e, _adjust(Kind.IP_ADDRESS, conf, ctx)))
+        return
+    if _DATE_SHAPE.fullmatch(cand):
+        if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(cand):
+            out.append((Kind.DATE_OF_BIRTH, s, e, 0.85))
+        return
+    digits = cand.translate(_KEEP_ALNUM).lstrip("+")
+    n = len(digits)
+    if n < 7 or not digits.isdigit():
+        return
+    ssn_shaped = _SSN_SHAPE.fullmatch(cand) or (n == 9 and ctx.supports(Kind.US_SSN))
+    if ssn_shaped and v.is_us_ssn(digits):
+        base = 0.8 if not cand.isdigit() else 0.6
+        out.append((Kind.US_SSN, s, e, _adjust(Kind.US_SSN, base, ctx)))
+        return
+    if 12 <= n <= 19 and v.is_card(digits):
+        base = 0.85 if cand.isdigit() or " " in cand or "-" in cand else 0.75
+        out.append((Kind.CREDIT_CARD, s, e, _adjust(Kind.CREDIT_CARD, base, ctx)))
+        return
+    international = cand.startswith(("+", "00", "(+"))
+    if 7 <= n <= 15 and (international or ctx.supports(Kind.PHONE)):
+        conf = v.phone_confidence(cand.replace("(+", "+", 1), national=ctx.supports(Kind.PHONE))
+        if conf:
+            out.append((Kind.PHONE, s, e, _adjust(Kind.PHONE, conf, ctx)))
+            return
+    if n in (9, 11, 15) and cand.isdigit():
+        found = v.national_id(digits)
+        if found:
+            _scheme, base = found
+            conf = (
+                base + 0.4
+                if ctx.supports(Kind.NATIONAL_ID)
+                else _adjust(Kind.NATIONAL_ID, base, ctx)
+            )
+            out.append((Kind.NATIONAL_ID, s, e, min(conf, 0.97)))
+
+
+def _iban_span(text: str, s: int, e: int) -> int | None:
+    """End of the longest valid IBAN starting at ``s`` (a trailing upper-case word may stick)."""
+    cand = text[s:e]
+    positions = [i for i, ch in enumerate(cand) if ch != " "]
+    compact = cand.replace(" ", "")
+    for length in range(min(len(compact), 34), 14, -1):
+        if v.is_iban(compact[:length]):
+            return s + positions[length - 1] + 1
+    return None
+
+
+def _email_start(text: str, at: int, floor: int) -> int:
+    i = at
+    limit = max(floor, at - 64)
+    while i > limit and text[i - 1] in _LOCAL_CHARS:
+        i -= 1
+    while i < at and text[i] in ".-'":
+        i += 1
+    return i
+
+
+def _scan_into(
+    text: str, seg_of: Sequence[int] | None, hints: Sequence[Hint] | None
+) -> list[tuple[int, str, int, int, float]]:
+    """Every validated candidate in ``text`` as (segment, kind, start, end, confidence)."""
+    found: list[tuple[int, str, int, int, float]] = []
+    local: list[tuple[str, int, int, float]] = []
+
+    def segment(pos: int) -> tuple[int, int, Hint]:
+        if seg_of is None:
+            return 0, 0, NO_HINT
+        idx = bisect_right(seg_of, pos) - 1
+        return idx, seg_of[idx], hints[idx] if hints is not None else NO_HINT
+
+    for m in _AT.finditer(text):
+        at = m.start()
+        idx, seg_start, hint = segment(at)
+        start = _email_start(text, at, seg_start)
+        if start < at:
+            found.append((idx, Kind.EMAIL, start, m.end(), 0.9))
+
+    for m in _MAIN.finditer(text):
+        group = m.lastgroup
+        s, e = m.span()
+        idx, seg_start, hint = segment(s)
+        ctx = _Context(text, seg_start, s, hint)
+        local.clear()
+        if group == "digits":
+            _classify_digits(text, s, e, ctx, local)
+        elif group == "iban":
+            end = _iban_span(text, s, e)
+            if end is not None:
+                local.append((Kind.IBAN, s, end, _adjust(Kind.IBAN, 0.9, ctx)))
+        elif group == "idalnum":
+            compact = text[s:e].translate(_KEEP_ALNUM)
+            result = v.national_id(compact)
+            if result:
+                _scheme, base = result
+                conf = (
+                    base + 0.2
+                    if ctx.supports(Kind.NATIONAL_ID)
+                    else _adjust(Kind.NATIONAL_ID, base, ctx)
+                )
+                local.append((Kind.NATIONAL_ID, s, e, min(conf, 0.97)))
+        elif group == "ipv6":
+            cand = text[s:e]
+            if "::" in cand or cand.count(":") >= 7:
+                conf = v.ip_confidence(cand)
+                if conf:
+                    local.append((Kind.IP_ADDRESS, s, e, _adjust(Kind.IP_ADDRESS, conf, ctx)))
+        elif group == "jwt":
+            local.append((Kind.JWT, s, e, 0.97))
+        elif group == "bearer_kw":
+            bs, be = m.span("bearer")
+            # "Bearer <JWT>": the more specific kind wins, with the same span.
+            kind = Kind.JWT if _JWT.fullmatch(text, bs, be) else Kind.BEARER_TOKEN
+            local.append((kind, bs, be, 0.97 if kind == Kind.JWT else 0.9))
+        elif group == "apikey":
+            local.append((Kind.API_KEY, s, e, 0.95))
+        elif group == "pem":
+            local.append((Kind.PRIVATE_KEY, s, e, 0.99))
+        elif group == "pwhash":
+            local.append((Kind.PASSWORD, s, e, 0.95))
+        elif group == "pw":  # lastgroup names the value group that closes the phrase
+            ps, pe = m.span("pw")
+            if not _MASKED_VALUE.fullmatch(text[ps:pe]):
+                local.append((Kind.PASSWORD, ps, pe, 0.85))
+        elif group == "name":
+            ns, ne = m.span("name")
+            local.append((Kind.PERSON, ns, ne, 0.75))
+        elif group == "addr":
+            as_, ae = m.span("addr")
+            if any(ch.isdigit() for ch in text[as_:ae]):
+                local.append((Kind.ADDRESS, as_, ae, 0.75))
+        elif group == "wdate" and ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(text[s:e]):
+            local.append((Kind.DATE_OF_BIRTH, s, e, 0.85))
+        for kind_name, fs, fe, conf in local:
+            found.append((idx, kind_name, fs, fe, conf))
+    return found
+
+
+def scan(
+    text: str, seg_starts: Sequence[int] | None = None, hints: Sequence[Hint] | None = None
+) -> list[Raw]:
+    """Validated candidates of ``text``; with ``seg_starts``, offsets are per segment."""
+    out: list[Raw] = []
+    for idx, kind, s, e, conf in _scan_into(text, seg_starts, hints):
+        base = seg_starts[idx] if seg_starts is not None else 0
+        out.append(Raw(idx, kind, s - base, e - base, conf))
+    return out
+
+
+def whole_value(value: str, hint: Hint, seg: int) -> Raw | None:
+    """A finding covering the whole value, decided by its key alone (names, addresses, DOBs,
+    passwords, opaque tokens): these have no shape a pattern could recognise."""
+    kinds = hint.kinds
+    if not kinds or not value or len(value) > 4096:
+        return None
+    stripped = value.strip()
+    if not stripped or _MASKED_VALUE.fullmatch(stripped):
+        return None
+    n = len(value)
+    if Kind.PASSWORD in kinds:
+        return Raw(seg, Kind.PASSWORD, 0, n, 0.9)
+    if Kind.PRIVATE_KEY in kinds and len(stripped) >= 32:
+        return Raw(seg, Kind.PRIVATE_KEY, 0, n, 0.85)
+    if Kind.DATE_OF_BIRTH in kinds:
+        date_part = stripped[:10] if len(stripped) > 10 and stripped[4:5] == "-" else stripped
+        if v.parse_date(date_part):
+            return Raw(seg, Kind.DATE_OF_BIRTH, 0, n, 0.9)
+        return None
+    if Kind.PERSON in kinds and _looks_like_name(stripped):
+        return Raw(seg, Kind.PERSON, 0, n, 0.85)
+    if Kind.ADDRESS in kinds and any(ch.isalpha() for ch in stripped) and len(stripped) >= 4:
+        return Raw(seg, Kind.ADDRESS, 0, n, 0.8)
+    if (Kind.API_KEY in kinds or Kind.BEARER_TOKEN in kinds) and _looks_like_secret(stripped):
+        kind = Kind.API_KEY if Kind.API_KEY in kinds else Kind.BEARER_TOKEN
+        return Raw(seg, kind, 0, n, 0.8)
+    return None
+
+
+_NAME = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:[.'’-][^\W\d_]*)*\.?")
+
+
+def _looks_like_name(value: str) -> bool:
+    words = value.split()
+    return 1 <= len(words) <= 6 and len(value) <= 100 and all(_NAME.fullmatch(w) for w in words)
+
+
+def _looks_like_secret(value: str) -> bool:
+    if len(value) < 16 or " " in value:
+        return False
+    has_digit = any(ch.isdigit() for ch in value)
+    has_alpha = any(ch.isalpha() for ch in value)
+    return has_digit and has_alpha
+
+
+# Overlaps keep the more specific kind: a JWT inside "Bearer ...", an address value that
+# contains a postcode, a password value that is a bcrypt hash.
+_PRIORITY: dict[str, int] = {
+    kind: rank
+    for rank, kind in enumerate(
+        (
+            Kind.PRIVATE_KEY,
+            Kind.JWT,
+            Kind.API_KEY,
+            Kind.PASSWORD,
+            Kind.ADDRESS,
+            Kind.PERSON,
+            Kind.DATE_OF_BIRTH,
+            Kind.CREDIT_CARD,
+            Kind.IBAN,
+            Kind.US_SSN,
+            Kind.NATIONAL_ID,
+            Kind.EMAIL,
+            Kind.PHONE,
+            Kind.IP_ADDRESS,
+            Kind.BEARER_TOKEN,
+        )
+    )
+}
+
+
+def resolve(raws: list[Raw]) -> list[Raw]:
+    """Drop overlapping findings of lower priority; the result is sorted by (segment, start)."""
+    if len(raws) < 2:
+        return raws
+    by_seg: dict[int, list[Raw]] = {}
+    for raw in raws:
+        by_seg.setdefault(raw.seg, []).append(raw)
+    kept: list[Raw] = []
+    for group in by_seg.values():
+        if len(group) == 1:
+            kept.append(group[0])
+            continue
+        group.sort(key=lambda r: (_PRIORITY.get(r.kind, 99), -r.confidence, r.start))
+        # Kept spans never overlap, so each candidate only needs checking against its neighbours.
+        starts: list[int] = []
+        chosen: list[Raw] = []
+        for raw in group:
+            i = bisect_right(starts, raw.start)
+            if i > 0 and chosen[i - 1].end > raw.start:
+                continue
+            if i < len(chosen) and chosen[i].start < raw.end:
+                continue
+            starts.insert(i, raw.start)
+            chosen.insert(i, raw)
+        kept.extend(chosen)
+    kept.sort(key=lambda r: (r.seg, r.start))
+    return kept
