@@ -1,0 +1,44 @@
+"""Fixtures for the scanner tests: the vulnerable app served by uvicorn on 127.0.0.1.
+
+The scanner only ever targets servers these fixtures started on loopback.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from tests.conftest import free_port
+from tests.scan.vulnapp import app
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:
+        # Runs in a worker thread: signals belong to pytest's main thread.
+        pass
+
+
+@pytest.fixture(scope="session")
+def vulnapp_url() -> Iterator[str]:
+    """Base URL of the deliberately vulnerable app, served for the whole test session."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+    )
+    server = _Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the vulnerable app did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
