@@ -13,9 +13,11 @@ offending key value (a username, say) in its error detail.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
+import time
 import zlib
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
@@ -179,6 +181,8 @@ class SqlStore:
         engine = self._create_engine()
         try:
             with _boundary():
+                if self._dialect == "sqlite":
+                    await self._enable_wal(engine)
                 async with engine.begin() as conn:
                     await self._create_schema(conn)
         except BaseException:
@@ -210,9 +214,8 @@ class SqlStore:
             @event.listens_for(engine.sync_engine, "connect")
             def _pragmas(dbapi_conn: Any, _record: Any) -> None:
                 cursor = dbapi_conn.cursor()
-                # WAL: readers never block the writer; busy_timeout: writers queue, not fail;
-                # foreign keys: SQLite leaves them off unless asked, per connection.
-                cursor.execute("PRAGMA journal_mode=WAL")
+                # busy_timeout: writers queue, not fail; foreign keys: SQLite leaves them off
+                # unless asked, per connection. WAL is set once per file, in _enable_wal().
                 cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.execute("PRAGMA synchronous=NORMAL")
@@ -231,6 +234,26 @@ class SqlStore:
                 },
             )
         return engine.execution_options(**options) if options else engine
+
+    async def _enable_wal(self, engine: AsyncEngine) -> None:
+        """Switch the file to WAL, so readers never block the writer. The mode is persistent.
+
+        Switching needs a moment of exclusive access and SQLite answers "locked" at once, without
+        its busy handler, while another process does the same: so retry until busy_timeout.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        async with engine.connect() as conn:
+            while True:
+                try:
+                    mode = (await conn.exec_driver_sql("PRAGMA journal_mode=WAL")).scalar()
+                except sa_exc.OperationalError:
+                    if time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.02)
+                    continue
+                if str(mode).lower() == "wal":
+                    return
+                raise StoreError("SQLite refused WAL mode for this file")
 
     async def _create_schema(self, conn: AsyncConnection) -> None:
         if self._dialect == "postgresql":
