@@ -5,7 +5,6 @@ phone, address, birth date) and an orders list (shipping addresses, card last di
 values are fictional and fixed per user; a user's email is the one given at ``users add``.
 """
 
-from __future__ import annotations
 
 import hashlib
 from typing import Annotated

@@ -9,8 +9,6 @@ error="invalid_token"`` (RFC 6750 §3.1); the token and its claims are never ech
 kept in ``request.state.tokenveil_reject_reason`` for metrics, never for the client.
 """
 
-from __future__ import annotations
-
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Annotated, Any, Protocol
 
