@@ -39,11 +39,21 @@ ACCESS_TTL = 8 * 3600  # planted: TV-JWT-003
 
 # Synthetic people (RFC 2606 domains, NANP 555 fictional numbers).
 USERS: dict[str, dict[str, Any]] = {
-    "alice": {"id": 1, "name": "Alice Example", "email": "alice@example.com",
-              "phone": "+1 415 555 2671", "password": "alice-pass"},
-    "bob": {"id": 2, "name": "Bob Example", "email": "bob@example.org",
-            "phone": "+1 212 555 0147", "password": "bob-pass"},
-}  # fmt: skip
+    "alice": {
+        "id": 1,
+        "name": "Alice Example",
+        "email": "alice@example.com",
+        "phone": "+1 415 555 2671",
+        "password": "alice-pass",
+    },
+    "bob": {
+        "id": 2,
+        "name": "Bob Example",
+        "email": "bob@example.org",
+        "phone": "+1 212 555 0147",
+        "password": "bob-pass",
+    },
+}
 BY_ID = {str(u["id"]): u for u in USERS.values()}
 
 

@@ -1,0 +1,59 @@
+"""Token-validation checks (TV-VAL-*): a forged token served like the real one is a finding."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.scan._recorded import exchange, observe, protected
+from tokenveil.scan._checks._validation import ATTACK_RULES, check_token_validation
+
+
+@pytest.mark.parametrize(("attack", "rule"), sorted(ATTACK_RULES.items()))
+def test_each_accepted_attack_maps_to_its_rule(attack: str, rule: str) -> None:
+    """A protected endpoint that serves the forged token yields exactly that rule."""
+    forged = exchange(f"forge:{attack}:v1", body={"ok": True})
+    findings = check_token_validation(observe(*protected(), forged))
+    assert [f.id for f in findings] == [rule]
+    assert findings[0].endpoint == "GET /me"
+    assert any("refused" in e for e in findings[0].evidence)
+
+
+def test_rejected_forgeries_yield_nothing() -> None:
+    """401 for every forged token is the correct behaviour."""
+    forged = [exchange(f"forge:{a}:v", status=401) for a in ATTACK_RULES]
+    assert check_token_validation(observe(*protected(), *forged)) == []
+
+
+def test_unprotected_endpoints_prove_nothing() -> None:
+    """An endpoint that serves anonymous requests accepts anything: no baseline, no finding."""
+    public = [
+        exchange("baseline:none", "GET /open"),
+        exchange("baseline:access", "GET /open"),
+        exchange("forge:alg-none:none", "GET /open"),
+    ]
+    assert check_token_validation(observe(*public)) == []
+
+
+def test_signature_attacks_fold_into_signature_not_verified() -> None:
+    """When a tampered signature passes, alg none etc. are consequences, listed as evidence."""
+    forged = [
+        exchange("forge:tampered:signature-flipped"),
+        exchange("forge:alg-none:none"),
+        exchange("forge:embedded-jwk:ES256"),
+        exchange("forge:expired:resigned"),
+    ]
+    findings = {f.id: f for f in check_token_validation(observe(*protected(), *forged))}
+    assert set(findings) == {"TV-VAL-001", "TV-VAL-007"}
+    assert "alg-none, embedded-jwk" in findings["TV-VAL-001"].evidence[-1]
+
+
+def test_alg_none_alone_is_its_own_finding() -> None:
+    """An endpoint that verifies signatures but honours alg none: TV-VAL-002, critical."""
+    forged = [
+        exchange("forge:tampered:signature-flipped", status=401),
+        exchange("forge:alg-none:nOnE"),
+    ]
+    (finding,) = check_token_validation(observe(*protected(), *forged))
+    assert finding.id == "TV-VAL-002"
+    assert finding.severity.value == "critical"
+    assert "nOnE" in finding.evidence[0]
