@@ -55,6 +55,9 @@ _MONTH_WORDS = (
     r"sep|set|oct|okt|ott|nov|dec|d[eé]c|dez|dic|gen|ene|giu|lu)[a-zéû]*"
 )
 
+# A capitalised name word, hyphenated parts included: "Karl-Heinz", "O'Neil", "Tirabassi-Persico".
+_NAME_WORD = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ]?[a-zà-öø-ÿ'’]+)*"
+
 _MAIN = re.compile(
     "|".join(
         (
@@ -82,8 +85,8 @@ _MAIN = re.compile(
             r"\bme llamo|\bmi chiamo|\bmijn naam is|\bich bin|\bje suis|\bsoy|\bsono|"
             r"\bregards,|\bsincerely,|\bcordialement,|\bgrüße,|\bsaludos,|\bsaluti,|\bgroeten,)"
             r"[ \t]*\n?[ \t]*)"
-            r"(?P<name>[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+(?:[ \t]+(?:(?:van|von|de|der|den|di|da|du|del|"
-            r"la|le|dos|das|ten|ter)[ \t]+)*[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+){1,3})",
+            r"(?P<name>" + _NAME_WORD + r"(?:[ \t]+(?:(?:van|von|de|der|den|di|da|du|del|"
+            r"la|le|dos|das|ten|ter)[ \t]+)*" + _NAME_WORD + r"){1,3})",
             r"(?P<addr_kw>(?i:\bi live at|\blives at|\bmy address is|\baddress\s*:|\badresse\s*:|"
             r"\bship to|\bdeliver to|\bsend it to|\bwohne in der|\bwohne in|\bj'habite au|"
             r"\bj'habite|\bvivo en|\babito in|\bwoon op|\bwoon aan|\bdirección\s*:|"
@@ -285,14 +288,14 @@ def _scan_into(
             local.append((Kind.PRIVATE_KEY, s, e, 0.99))
         elif group == "pwhash":
             local.append((Kind.PASSWORD, s, e, 0.95))
-        elif group == "pw":  # lastgroup names the value group that closes the phrase
+        elif group in ("pw_kw", "pw"):  # lastgroup may name either group of a phrase
             ps, pe = m.span("pw")
             if not _MASKED_VALUE.fullmatch(text[ps:pe]):
                 local.append((Kind.PASSWORD, ps, pe, 0.85))
-        elif group == "name":
+        elif group in ("name_kw", "name"):
             ns, ne = m.span("name")
             local.append((Kind.PERSON, ns, ne, 0.75))
-        elif group == "addr":
+        elif group in ("addr_kw", "addr"):
             as_, ae = m.span("addr")
             if any(ch.isdigit() for ch in text[as_:ae]):
                 local.append((Kind.ADDRESS, as_, ae, 0.75))
@@ -343,7 +346,8 @@ def whole_value(value: str, hint: Hint, seg: int) -> Raw | None:
     return None
 
 
-_NAME = re.compile(r"[^\W\d_][^\W\d_'’.-]*(?:[.'’-][^\W\d_]*)*\.?")
+# Letters with inner apostrophes, hyphens and dots; "'t" (Dutch "van 't Hof") starts with one.
+_NAME = re.compile(r"['’]?[^\W\d_][^\W\d_'’.-]*(?:[.'’-][^\W\d_]*)*\.?")
 
 
 def _looks_like_name(value: str) -> bool:
