@@ -43,6 +43,18 @@ app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
 
+
+def _mount_optional() -> None:
+    """``pii`` and ``scan`` live in their own packages; mounted here so ``tokenveil`` has all."""
+    from tokenveil.pii._cli import app as pii_app
+    from tokenveil.scan._cli import scan_command
+
+    app.add_typer(pii_app, name="pii", help="Find or mask personal data and secrets in files.")
+    app.command("scan", help="Audit an HTTP API for JWT and PII leakage.")(scan_command)
+
+
+_mount_optional()
+
 out = Console()
 err = Console(stderr=True)
 
