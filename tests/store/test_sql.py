@@ -4,9 +4,12 @@ schema creation racing safely, and driver errors translated at the boundary."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import secrets
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +34,15 @@ def sql_factory(request: pytest.FixtureRequest, tmp_path: Path) -> SqlFactory:
     pg_url: str = request.getfixturevalue("postgres_url")
     schema = f"t_{secrets.token_hex(6)}"
     return lambda: SqlStore(pg_url, schema=schema)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def sql_url_and_schema(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """A database URL (and PostgreSQL schema) that separate processes can open."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'race.sqlite3'}", None
+    pg_url: str = request.getfixturevalue("postgres_url")
+    return pg_url, f"t_{secrets.token_hex(6)}"
 
 
 async def test_two_stores_race_on_one_database(sql_factory: SqlFactory) -> None:
@@ -186,3 +198,88 @@ def test_boundary_does_not_chain_constraint_violations() -> None:
     assert caught.value.__cause__ is None
     assert caught.value.__suppress_context__
     assert "carol" not in str(caught.value)
+
+
+class _Proxy:
+    """A TCP relay to PostgreSQL that a test can cut, as a network partition would."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._writers: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers += [writer, up_writer]
+
+        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+            with contextlib.suppress(OSError):
+                while data := await src.read(65536):
+                    dst.write(data)
+                    await dst.drain()
+            dst.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for w in self._writers:
+            w.transport.abort()
+        await self._server.wait_closed()
+
+
+@pytest.mark.postgres
+async def test_postgres_lost_mid_life_raises_store_unavailable(postgres_url: str) -> None:
+    """When PostgreSQL vanishes under an open store, calls raise StoreUnavailable (invariant 9)."""
+    proxy = _Proxy(5432)
+    await proxy.start()
+    url = postgres_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+    store = SqlStore(url, schema=f"t_{secrets.token_hex(6)}", connect_timeout=1.0)
+    await store.open()
+    try:
+        await store.revoke_jti("j", NOW + 60)
+        assert await store.revoked_jtis(NOW) == {"j"}
+        await proxy.cut()
+        with pytest.raises(StoreUnavailable):
+            await store.revoked_jtis(NOW)
+        with pytest.raises(StoreUnavailable):
+            await store.consume("h", NOW)
+    finally:
+        await store.close()
+
+
+async def test_two_processes_race_on_one_database(
+    sql_url_and_schema: tuple[str, str | None],
+) -> None:
+    """Two OS processes, ten concurrent consumes each, one token: exactly one ``ok`` overall."""
+    url, schema = sql_url_and_schema
+    async with SqlStore(url, schema=schema) as store:
+        await store.create_family(family(), record("race"))
+    procs = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.store._race_worker",
+            url,
+            schema or "",
+            "race",
+            "10",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=Path(__file__).parents[2],
+        )
+        for _ in range(2)
+    ]
+    for p in procs:  # both processes are connected before either starts
+        assert p.stdout is not None
+        assert await asyncio.wait_for(p.stdout.readline(), 30) == b"ready\n"
+    outputs = await asyncio.gather(*(p.communicate(b"go\n") for p in procs))
+    assert [p.returncode for p in procs] == [0, 0]
+    statuses = [s for out, _ in outputs for s in json.loads(out)]
+    assert sorted(statuses) == ["ok"] + ["reused"] * 19
