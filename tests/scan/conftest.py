@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 
-from tests.conftest import free_port
+from tests.conftest import free_port, run_in_fresh_loop
 from tests.scan.vulnapp import app
+from tokenveil.scan import Scanner, ScanOptions, ScanResult
 
 
 class _Server(uvicorn.Server):
@@ -42,3 +43,19 @@ def vulnapp_url() -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def vulnapp_result(vulnapp_url: str) -> ScanResult:
+    """One full scan of the vulnerable app (both users), shared by the tests that read it."""
+    options = ScanOptions(
+        url=vulnapp_url,
+        login_url=f"{vulnapp_url}/token",
+        username="alice",
+        password="alice-pass",
+        second_username="bob",
+        second_password="bob-pass",
+        rate=0,
+        max_requests=1000,
+    )
+    return run_in_fresh_loop(lambda: Scanner(options).run())

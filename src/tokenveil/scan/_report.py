@@ -9,6 +9,8 @@ import html
 import io
 import json
 from collections.abc import Iterable
+from importlib import resources
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -19,6 +21,7 @@ from tokenveil.scan._model import Finding, ScanResult, Severity
 
 __all__ = [
     "JSON_SCHEMA_VERSION",
+    "json_report_schema",
     "render",
     "render_html",
     "render_json",
@@ -69,6 +72,13 @@ def summary(findings: Iterable[Finding]) -> dict[str, int]:
     for f in findings:
         counts[f.severity.value] += 1
     return counts
+
+
+def json_report_schema() -> dict[str, Any]:
+    """The JSON Schema (2020-12) the JSON report follows; shipped in the package."""
+    text = resources.files("tokenveil.scan").joinpath("_data/report.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def render_json(result: ScanResult) -> str:
