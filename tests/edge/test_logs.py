@@ -80,7 +80,7 @@ def test_secret_fields_and_query_tokens_are_redacted(
         out = chain(text)
         assert opaque_canary not in out
         assert "with spaces" not in out
-    assert chain(texts[0]).endswith("access_token=[REDACTED]&x=1")
+    assert chain(texts[0]).endswith("?page=2&access_token=[REDACTED]&x=[REDACTED]")
     assert '"grant_type": "refresh_token"' in chain(texts[1])
 
 
@@ -254,3 +254,24 @@ def test_capture_logs_sees_non_propagating_loggers_and_reflects_install(jwt_cana
     assert redacted
     assert all(jwt_canary not in entry.text for entry in redacted)
     assert redacted[0].logger == "tests.edge.nopropagate"
+
+
+def test_query_values_are_redacted_except_harmless_parameters(chain: logs.RedactionChain) -> None:
+    """Search terms in URLs (names no detector knows) are dropped; paging parameters stay."""
+    out = chain('"GET /search?q=Quorvina+Tesselbrook&page=3&limit=20 HTTP/1.1" 200')
+    assert "Quorvina" not in out
+    assert "?q=[REDACTED]&page=3&limit=20 HTTP/1.1" in out
+
+
+def test_personal_data_is_masked_by_the_pii_engine() -> None:
+    """With the engine: emails, phones and cards in messages, even percent-encoded, are masked."""
+    chain = default_chain()
+    email = "zq.canary.logs@leak-test.example"
+    out = chain(f"user {email} called from +33 6 41 27 93 58 paying 4539 1488 0343 6467")
+    assert email not in out
+    assert "41 27 93 58" not in out
+    assert "0343 6467" not in out
+    assert "[EMAIL]" in out
+    encoded = chain('"GET /users/zq.canary.logs%40leak-test.example HTTP/1.1" 404')
+    assert "zq.canary.logs" not in encoded
+    assert "/users/[EMAIL]" in encoded
