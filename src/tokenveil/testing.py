@@ -52,6 +52,16 @@ _SYLLABLES = ("zor", "vath", "quil", "bren", "nix", "tal", "orp", "wex", "dru", 
 _OWN_LOGGERS = frozenset({"httpx", "httpcore", "hpack", "asyncio"})
 _ROUTE_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _SKIP_PATHS = ("/openapi.json", "/docs", "/redoc")
+_NAME_HINTS = (
+    ("refresh", "refresh_token"),
+    ("token", "access_token"),
+    ("pass", "password"),
+    ("secret", "password"),
+    ("mail", "email"),
+    ("phone", "phone"),
+    ("card", "card"),
+    ("name", "name"),
+)
 
 
 def _b64(data: bytes) -> str:
@@ -265,28 +275,15 @@ class LeakHarness:
                 continue
             params = iter(values * 4)
             path = _ROUTE_PARAM.sub(_filler(params), route.path)
-            query = {p.alias: next(params) for p in route.dependant.query_params}
-            body_fields = _body_field_names(route)
+            query = {
+                p.alias: self._value_for(p.alias, params) for p in route.dependant.query_params
+            }
+            body_fields = _body_fields(route)
             for method in sorted(route.methods or ()):
                 where = f"{method} {route.path}"
-                kwargs: dict[str, Any] = {"params": query, "headers": bearer}
+                await self.request(method, path, where=where, params=query, headers=bearer)
                 if method in ("POST", "PUT", "PATCH"):
-                    kwargs["json"] = {name: next(params) for name in body_fields} or {
-                        "email": self.canaries.email,
-                        "password": self.canaries.password,
-                    }
-                await self.request(method, path, where=where, **kwargs)
-                if method in ("POST", "PUT", "PATCH"):
-                    broken = (
-                        f'{{"email": "{self.canaries.email}", "password": "{self.canaries.password}'
-                    )
-                    await self.request(
-                        method,
-                        path,
-                        where=f"{where} (malformed body)",
-                        content=broken.encode(),
-                        headers={**bearer, "Content-Type": "application/json"},
-                    )
+                    await self._drive_bodies(method, path, where, body_fields, params, bearer)
                 await self.request(
                     method,
                     path,
@@ -295,6 +292,47 @@ class LeakHarness:
                 )
                 count += 1
         return count
+
+    async def _drive_bodies(
+        self,
+        method: str,
+        path: str,
+        where: str,
+        fields: list[tuple[str, Any]],
+        params: Iterator[str],
+        headers: dict[str, str],
+    ) -> None:
+        """A well-typed body (reaches the handler), an all-strings one (422), a broken one."""
+        typed = {
+            name: _typed_value(annotation)
+            if _typed_value(annotation) is not None
+            else self._value_for(name, params)
+            for name, annotation in fields
+        }
+        strings = {name: self._value_for(name, params) for name, _ in fields} or {
+            "email": self.canaries.email,
+            "password": self.canaries.password,
+        }
+        await self.request(method, path, where=f"{where} (body)", json=typed, headers=headers)
+        await self.request(
+            method, path, where=f"{where} (invalid body)", json=strings, headers=headers
+        )
+        broken = f'{{"email": "{self.canaries.email}", "password": "{self.canaries.password}'
+        await self.request(
+            method,
+            path,
+            where=f"{where} (malformed body)",
+            content=broken.encode(),
+            headers={**headers, "Content-Type": "application/json"},
+        )
+
+    def _value_for(self, name: str, fallback: Iterator[str]) -> str:
+        """The canary a field of that name would hold (``password`` gets the password)."""
+        lowered = name.lower()
+        for hint, kind in _NAME_HINTS:
+            if hint in lowered:
+                return self.canaries.values()[kind]
+        return next(fallback)
 
     async def run(self, *flows: Flow, drive_routes: bool = True) -> LeakReport:
         """Drive every route (unless told not to), run the flows, then look for canaries."""
@@ -379,12 +417,22 @@ def _filler(values: Iterator[str]) -> Callable[[re.Match[str]], str]:
     return lambda _match: quote(next(values), safe="")
 
 
-def _body_field_names(route: APIRoute) -> list[str]:
+def _body_fields(route: APIRoute) -> list[tuple[str, Any]]:
+    """(name, annotation) of the JSON body's fields, when the body is one model."""
     body = route.body_field
     if body is None:
         return []
     annotation = getattr(body.field_info, "annotation", None)
     fields = getattr(annotation, "model_fields", None)
     if isinstance(fields, dict):
-        return [str(name) for name in fields]
-    return [body.name]
+        return [(str(name), info.annotation) for name, info in fields.items()]
+    return [(body.name, annotation)]
+
+
+def _typed_value(annotation: Any) -> Any:
+    """A valid value for non-string fields; None where a canary string fits."""
+    if annotation is bool:
+        return True
+    if annotation in (int, float):
+        return 1
+    return None
