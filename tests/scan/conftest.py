@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
+from fastapi import FastAPI
 
 from tests.conftest import free_port, run_in_fresh_loop
 from tests.scan.vulnapp import app
@@ -23,12 +24,10 @@ class _Server(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="session")
-def vulnapp_url() -> Iterator[str]:
-    """Base URL of the deliberately vulnerable app, served for the whole test session."""
+def _serve(asgi_app: FastAPI) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
+        asgi_app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none"
     )
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -36,13 +35,33 @@ def vulnapp_url() -> Iterator[str]:
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the vulnerable app did not start")
+            pytest.fail("the test app did not start")
         time.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def vulnapp_url() -> Iterator[str]:
+    """Base URL of the deliberately vulnerable app, served for the whole test session."""
+    yield from _serve(app)
+
+
+clean_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@clean_app.get("/health")
+def _health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@pytest.fixture(scope="session")
+def clean_url() -> Iterator[str]:
+    """A minimal app with nothing to report: a health route and no debug surface."""
+    yield from _serve(clean_app)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,9 @@ from tokenveil.scan._report import render, render_text
 
 __all__ = ["ReportFormat", "scan_command"]
 
+#: The event-loop runner; a seam so tests can simulate Ctrl-C without touching asyncio itself.
+_run_async = asyncio.run
+
 
 class ReportFormat(enum.StrEnum):
     TEXT = "text"
@@ -166,7 +169,7 @@ def _run(options: ScanOptions, *, show_progress: bool) -> ScanResult:
         raise _fail(exc.message) from None
     with progress:
         try:
-            return asyncio.run(scanner.run())
+            return _run_async(scanner.run())
         except KeyboardInterrupt:
             # Ctrl-C: analyse what was recorded; the report says it is partial.
             return scanner.result(interrupted=True)

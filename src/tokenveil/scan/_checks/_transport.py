@@ -11,7 +11,12 @@ from urllib.parse import urlsplit
 
 from tokenveil.scan import _pii
 from tokenveil.scan._catalog import make_finding
-from tokenveil.scan._checks._base import Observations, json_body, looks_like_jwt
+from tokenveil.scan._checks._base import (
+    Observations,
+    json_body,
+    looks_like_jwt,
+    protected_endpoints,
+)
 from tokenveil.scan._checks._tokens import _walk_strings
 from tokenveil.scan._model import Exchange, Finding, Severity, is_loopback_url
 
@@ -39,7 +44,9 @@ def check_plain_http(obs: Observations) -> list[Finding]:
         if over_http and has_token and ex.response.ok and ex.kind in ("baseline", "plain-http"):
             accepted_http.append(ex)
     if accepted_http:
-        first = accepted_http[0]
+        # Prefer an endpoint that needs the token: there, the token really crossed in clear.
+        needs = protected_endpoints(obs)
+        first = next((ex for ex in accepted_http if ex.endpoint in needs), accepted_http[0])
         sev = Severity.INFO if is_loopback_url(first.request.url) else None
         evidence = [f"bearer token served over http:// ({len(accepted_http)} responses)"]
         if sev is Severity.INFO:
