@@ -37,8 +37,9 @@ Clock = Callable[[], float]
 
 # RFC 7515 §4.1.2-§4.1.6 and RFC 8725 §3.10: keys or key locations chosen by the token itself are
 # never honoured. ``crit`` lists extensions we would have to understand; we understand none.
-_FORBIDDEN_HEADERS = ("jwk", "jku", "x5u", "x5c", "crit")
+_FORBIDDEN_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 _ACCEPTED_TYP = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1
+_HEADER_CACHE_SIZE = 256
 
 
 class UnknownSigningKey(InvalidToken):
@@ -100,6 +101,7 @@ class AccessTokenVerifier:
         self.revocations = revocations if revocations is not None else RevocationView()
         self._clock = clock
         self._cache: dict[str, Principal] = {}
+        self._headers: dict[str, tuple[str, str]] = {}
         self._cache_size = cache_size
 
     def verify(self, token: str, *, now: float | None = None) -> Principal:
@@ -107,12 +109,24 @@ class AccessTokenVerifier:
             now = self._clock()
         cached = self._cache.get(token)
         if cached is not None:
+            # The repeat path, inlined: it must stay far above 1M/s. Any doubt falls through
+            # to _recheck, which raises the precise error.
+            rev = self.revocations
+            if (
+                now <= cached.expires_at + self._leeway
+                and now <= rev.fresh_until
+                and cached.issued_at >= rev.cutoff
+                and cached.jti not in rev.jtis
+                and not self._keys.is_revoked(cached.kid)
+            ):
+                return cached
             return self._recheck(token, cached, now)
         principal = self._verify_fully(token, now)
-        cache = self._cache
-        if len(cache) >= self._cache_size:
-            del cache[next(iter(cache))]  # oldest first: dicts keep insertion order
-        cache[token] = principal
+        if self._cache_size > 0:
+            cache = self._cache
+            if len(cache) >= self._cache_size:
+                del cache[next(iter(cache))]  # oldest first: dicts keep insertion order
+            cache[token] = principal
         return principal
 
     def forget(self) -> None:
@@ -130,20 +144,16 @@ class AccessTokenVerifier:
 
     def _verify_fully(self, token: str, now: float) -> Principal:
         h64, p64, s64 = split_compact(token, self._max_bytes)
-        header = decode_json_segment(h64)
-
-        alg = header.get("alg")
-        if not isinstance(alg, str) or alg.lower() == "none":
-            raise ForbiddenHeader(reason="alg_none")
-        for name in _FORBIDDEN_HEADERS:
-            if name in header:
-                raise ForbiddenHeader(reason=f"header_{name}")
-        typ = header.get("typ")
-        if not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYP:
-            raise ClaimMismatch("typ")
-        kid = header.get("kid")
-        if not isinstance(kid, str) or not kid:
-            raise MalformedToken()
+        # Every token a key signs carries the same header bytes, so a header that passed the
+        # rules once maps straight to its (kid, alg). The key itself is still looked up, and
+        # its revocation checked, on every token.
+        checked = self._headers.get(h64)
+        if checked is None:
+            checked = _check_header(decode_json_segment(h64))
+            if len(self._headers) >= _HEADER_CACHE_SIZE:
+                self._headers.clear()
+            self._headers[h64] = checked
+        kid, alg = checked
 
         key = self._keys.public_key(kid)
         if key is None:
@@ -158,7 +168,7 @@ class AccessTokenVerifier:
             signature = b64url_decode(s64)
         except ValueError as exc:
             raise MalformedToken() from exc
-        if not key.verify(f"{h64}.{p64}".encode("ascii"), signature):
+        if not key.verify(token[: len(h64) + 1 + len(p64)].encode("ascii"), signature):
             raise BadSignature()
 
         claims = decode_json_segment(p64)
@@ -205,9 +215,27 @@ class AccessTokenVerifier:
         )
 
 
+def _check_header(header: dict[str, Any]) -> tuple[str, str]:
+    """The JOSE header rules; returns (kid, alg) or raises."""
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg.lower() == "none":
+        raise ForbiddenHeader(reason="alg_none")
+    if not _FORBIDDEN_HEADERS.isdisjoint(header):
+        name = sorted(_FORBIDDEN_HEADERS.intersection(header))[0]
+        raise ForbiddenHeader(reason=f"header_{name}")
+    typ = header.get("typ")
+    if not isinstance(typ, str) or typ.lower() not in _ACCEPTED_TYP:
+        raise ClaimMismatch("typ")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise MalformedToken()
+    return kid, alg
+
+
 def _numeric(claims: dict[str, Any], name: str) -> float:
     value = claims.get(name)
     # bool is an int subclass; `"exp": true` is not a date (RFC 7519 §2 NumericDate).
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    kind = type(value)
+    if (kind is not int and kind is not float) or not math.isfinite(value):  # type: ignore[arg-type]
         raise ClaimMismatch(name)
-    return float(value)
+    return float(value)  # type: ignore[arg-type]
