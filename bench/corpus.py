@@ -644,7 +644,7 @@ def _sentences(g: _Gen) -> Iterable[Callable[[_TextBuilder], None]]:
 def _text_document(g: _Gen) -> Document:
     b = _TextBuilder()
     pieces = list(_sentences(g))
-    chosen = [pieces[0]] + g.rng.sample(pieces[1:], g.rng.randrange(3, len(pieces)))
+    chosen = [pieces[0], *g.rng.sample(pieces[1:], g.rng.randrange(3, len(pieces)))]
     for piece in chosen:
         piece(b)
     b.say("\nThanks!")

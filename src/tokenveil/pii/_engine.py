@@ -2,14 +2,14 @@
 
 Speed comes from doing almost nothing per value. Structure-aware callers join every string value
 of a document with ``\\x00`` (a character no pattern accepts) and scan the joined text once, so
-the per-value cost is a list append, not a regex call. Two compiled patterns do the screening:
+the per-value cost is a list append, not a regex call. The screening:
 
 * ``_AT`` finds ``@`` followed by a domain with the literal-prefix fast search of :mod:`re`; the
   local part is then walked backwards by hand (a leading ``[\\w.+-]+`` would make the engine try
   every position of every word).
-* ``_MAIN`` is one alternation for everything else (digit runs, letter-led identifiers, IPv6,
-  secrets, password/name/address phrases). Possessive quantifiers keep it linear: a timestamp
-  never backtracks into ever shorter digit runs.
+* everything else runs behind a gate that :mod:`re` can search at memchr speed (a literal
+  prefix) over the text or over its *shape* (digits mapped to ``0``, letters to ``A``/``a``), and
+  the full pattern is then matched only at the gate. Possessive quantifiers keep patterns linear.
 
 A candidate becomes a finding only when a validator agrees (checksums, issuer ranges,
 libphonenumber, :mod:`ipaddress`) and, for the ambiguous kinds, when evidence (a JSON key or
@@ -58,10 +58,10 @@ _MONTH_WORDS = (
 # A capitalised name word, hyphenated parts included: "Karl-Heinz", "O'Neil", "Tirabassi-Persico".
 _NAME_WORD = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ]?[a-zà-öø-ÿ'’]+)*"
 
-_MAIN = re.compile(
+# Secrets. Each is matched *at* a position found by a literal gate (see _SECRET_GATE).
+_SECRETS = re.compile(
     "|".join(
         (
-            # Secrets first: their literal prefixes are unambiguous.
             r"(?P<pem>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
             r"(?:[^\x00]{0,16384}?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----)?)",
             r"(?P<jwt>(?<![\w-])eyJ[A-Za-z0-9_-]{2,}+\.[A-Za-z0-9_-]{2,}+\.[A-Za-z0-9_-]*+)",
@@ -77,10 +77,29 @@ _MAIN = re.compile(
             r"|\$7\$[./A-Za-z0-9]{11,}+\$[./A-Za-z0-9]{43}"
             r"|pbkdf2_sha(?:1|256|512)\$\d+\$[A-Za-z0-9+/=.]+\$[A-Za-z0-9+/=]+"
             r"|\$pbkdf2(?:-sha(?:1|256|512))?\$\d+\$[A-Za-z0-9./]+\$[A-Za-z0-9./]+)",
+        )
+    )
+)
+# Literal prefixes of every secret above; sre finds them with its fast literal search. The
+# number is how far before the gate the secret starts ("sk" before "_live_", "B" before "earer").
+_SECRET_GATE = re.compile(
+    r"A(?:KIA|SIA|GPA|IDA|ROA|Iza)|gh(?:[pousr]_|ithub_pat_)|xox[abposr]-|_live_|sk_test_|sk-"
+)
+_SECRET_LITERALS: tuple[tuple[str, int], ...] = (
+    ("eyJ", 0),
+    ("earer", 1),
+    ("-----BEGIN", 0),
+    ("$", 0),
+    ("pbkdf2_", 0),
+)
+
+# Phrases that introduce a person, an address, a password or a birth date in free text.
+_PHRASES = re.compile(
+    "|".join(
+        (
             r"(?P<pw_kw>(?i:\b(?:password|passwd|pwd|passphrase|passwort|mot de passe|"
             r"contrase[ñn]a|wachtwoord)[\"']?\s*(?:[:=]|is\b|ist\b|est\b|es\b)\s*[\"']?)"
             r"(?P<pw>[^\s\"',;\x00]{4,128}+))",
-            # Phrases that introduce a person or an address in free text.
             r"(?P<name_kw>(?i:\bmy name is|\bname\s*:|\bdear|\bmein name ist|\bje m'appelle|"
             r"\bme llamo|\bmi chiamo|\bmijn naam is|\bich bin|\bje suis|\bsoy|\bsono|"
             r"\bregards,|\bsincerely,|\bcordialement,|\bgrüße,|\bsaludos,|\bsaluti,|\bgroeten,)"
@@ -91,21 +110,42 @@ _MAIN = re.compile(
             r"\bship to|\bdeliver to|\bsend it to|\bwohne in der|\bwohne in|\bj'habite au|"
             r"\bj'habite|\bvivo en|\babito in|\bwoon op|\bwoon aan|\bdirección\s*:|"
             r"\bindirizzo\s*:|\badres\s*:)[ \t]*)"
-            r"(?P<addr>[^\n\x00]{4,160}?)(?=\.(?:\s|$)|\n|\x00|$)",
+            # Ends at a sentence end, not at an abbreviation: "Hauptstr. 5" goes on.
+            r"(?P<addr>[^\n\x00]{4,160}?)(?=\.(?:[ \t]+[A-ZÀ-Ö]|\s*$|\s*\n)|\n|\x00|$)",
             r"(?P<wdate>(?i:\b\d{1,2}\.?[ \t]+" + _MONTH_WORDS + r"\.?,?[ \t]+\d{4}\b"
             r"|\b" + _MONTH_WORDS + r"\.?[ \t]+\d{1,2},?[ \t]+\d{4}\b))",
-            # Letter-led national identifiers and IBANs (upper case, as printed).
-            r"(?P<iban>(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32}+)",
-            r"(?P<idalnum>(?<![A-Za-z0-9])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]"
-            r"|[XYZ]-?\d{7}-?[A-Z]|\d{8}-?[A-Z]|[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
-            r"(?![A-Za-z0-9]))",
-            r"(?P<ipv6>(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}+[0-9A-Fa-f]{0,4}+"
-            r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?(?![\w:]))",
-            # Digit runs with the separators people type: phones, cards, SSNs, IPv4, dates.
-            r"(?P<digits>(?<![\w.+/-])(?:\+|00|\(\+?)?\d(?:[ \t./()-]{0,2}+\d)++\)?)",
         )
     )
 )
+
+# Letter-led national identifiers and IBANs (upper case, as printed).
+_ALNUM = re.compile(
+    r"(?P<iban>(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,32}+)"
+    r"|(?P<idalnum>(?<![A-Za-z0-9])(?:[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z]"
+    r"|[XYZ]-?\d{7}-?[A-Z]|\d{8}-?[A-Z]|[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D])"
+    r"(?![A-Za-z0-9]))"
+)
+_IPV6 = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}+[0-9A-Fa-f]{0,4}+"
+    r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})?(?![\w:])"
+)
+_COLON_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
+
+# The shape of a text: digits -> "0", upper case -> "A", lower case -> "a", in bytes with one
+# byte per character (latin-1, anything else -> "?"), so offsets are the text's offsets. Runs of
+# digits and separators are then found with a pattern led by the literal "0", which sre scans
+# for at memchr speed instead of trying a character class at every position.
+_SHAPE = bytes.maketrans(
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+    b"0" * 10 + b"A" * 26 + b"a" * 26,
+)
+_RUN = re.compile(rb"0[0 .()/-]{6,}+")
+_AA00 = re.compile(rb"AA00")
+_PROSE_GATE = re.compile(rb" [aA]")
+_RUN_TRAILING = b" .()/-"
+_GLUED_LEFT = frozenset(b"0Aa_.+/-")
+_RUN_STARTS = frozenset(b"+(")
+
 
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*")
 _IPV4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
@@ -226,83 +266,207 @@ def _email_start(text: str, at: int, floor: int) -> int:
     return i
 
 
-def _scan_into(
-    text: str, seg_of: Sequence[int] | None, hints: Sequence[Hint] | None
-) -> list[tuple[int, str, int, int, float]]:
-    """Every validated candidate in ``text`` as (segment, kind, start, end, confidence)."""
-    found: list[tuple[int, str, int, int, float]] = []
-    local: list[tuple[str, int, int, float]] = []
+class _Segments:
+    """Maps positions of the joined text to segments (values) and their key evidence."""
 
-    def segment(pos: int) -> tuple[int, int, Hint]:
-        if seg_of is None:
-            return 0, 0, NO_HINT
-        idx = bisect_right(seg_of, pos) - 1
-        return idx, seg_of[idx], hints[idx] if hints is not None else NO_HINT
+    __slots__ = ("hints", "starts", "text")
 
+    def __init__(self, text: str, starts: Sequence[int] | None, hints: Sequence[Hint] | None):
+        self.text = text
+        self.starts = starts
+        self.hints = hints
+
+    def at(self, pos: int) -> tuple[int, int, int, Hint]:
+        """(index, start, end, hint) of the segment holding ``pos``."""
+        starts = self.starts
+        if starts is None:
+            return 0, 0, len(self.text), NO_HINT
+        idx = bisect_right(starts, pos) - 1
+        end = starts[idx + 1] - 1 if idx + 1 < len(starts) else len(self.text)
+        hint = self.hints[idx] if self.hints is not None else NO_HINT
+        return idx, starts[idx], end, hint
+
+
+_Found = list[tuple[int, str, int, int, float]]
+
+
+def _emails(text: str, segs: _Segments, found: _Found) -> None:
     for m in _AT.finditer(text):
         at = m.start()
-        idx, seg_start, hint = segment(at)
+        idx, seg_start, _end, _hint = segs.at(at)
         start = _email_start(text, at, seg_start)
         if start < at:
             found.append((idx, Kind.EMAIL, start, m.end(), 0.9))
 
-    for m in _MAIN.finditer(text):
-        group = m.lastgroup
+
+def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list[int]:
+    """Numbers with separators (phones, cards, SSNs, IPv4, dates, numeric IDs). Returns the
+    positions of runs glued to a capital letter, which may be a Spanish DNI/NIE."""
+    local: list[tuple[str, int, int, float]] = []
+    glued: list[int] = []
+    for m in _RUN.finditer(shape):
         s, e = m.span()
-        idx, seg_start, hint = segment(s)
-        ctx = _Context(text, seg_start, s, hint)
+        while shape[e - 1] in _RUN_TRAILING:
+            e -= 1
+        if e - s < 7:
+            continue
+        while s > 0 and shape[s - 1] in _RUN_STARTS:
+            s -= 1
+        if s > 0 and shape[s - 1] in _GLUED_LEFT:
+            if shape[s - 1] == 0x41:  # "A": X1234567L, a NIE
+                glued.append(s)
+            continue
+        if e < len(shape) and shape[e] == 0x41:
+            glued.append(s)
+            continue
+        idx, seg_start, _end, hint = segs.at(s)
         local.clear()
-        if group == "digits":
-            _classify_digits(text, s, e, ctx, local)
-        elif group == "iban":
-            end = _iban_span(text, s, e)
-            if end is not None:
-                local.append((Kind.IBAN, s, end, _adjust(Kind.IBAN, 0.9, ctx)))
-        elif group == "idalnum":
-            compact = text[s:e].translate(_KEEP_ALNUM)
-            result = v.national_id(compact)
+        _classify_digits(text, s, e, _Context(text, seg_start, s, hint), local)
+        for kind, fs, fe, conf in local:
+            found.append((idx, kind, fs, fe, conf))
+    return glued
+
+
+def _alnum(text: str, shape: bytes, glued: list[int], segs: _Segments, found: _Found) -> None:
+    """IBANs and letter-led national IDs, searched only next to a gate hit."""
+    positions = [m.start() for m in _AA00.finditer(shape)]
+    if not positions and not glued:
+        return
+    done: set[int] = set()
+    for pos in sorted({*positions, *glued}):
+        idx, seg_start, seg_end, hint = segs.at(pos)
+        # A match starts at most 12 characters before its gate (a codice fiscale's "AA00" is its
+        # fifth character) and is at most 42 long (IBAN with spaces), so the window never cuts one.
+        for m in _ALNUM.finditer(text, max(seg_start, pos - 12), min(seg_end, pos + 80)):
+            s = m.start()
+            if s > pos + 4:
+                break
+            if s in done:
+                continue
+            done.add(s)
+            ctx = _Context(text, seg_start, s, hint)
+            if m.lastgroup == "iban":
+                end = _iban_span(text, s, m.end())
+                if end is not None:
+                    found.append((idx, Kind.IBAN, s, end, _adjust(Kind.IBAN, 0.9, ctx)))
+                continue
+            result = v.national_id(text[s : m.end()].translate(_KEEP_ALNUM))
             if result:
                 _scheme, base = result
-                conf = (
-                    base + 0.2
-                    if ctx.supports(Kind.NATIONAL_ID)
-                    else _adjust(Kind.NATIONAL_ID, base, ctx)
-                )
-                local.append((Kind.NATIONAL_ID, s, e, min(conf, 0.97)))
-        elif group == "ipv6":
-            cand = text[s:e]
-            if "::" in cand or cand.count(":") >= 7:
-                conf = v.ip_confidence(cand)
-                if conf:
-                    local.append((Kind.IP_ADDRESS, s, e, _adjust(Kind.IP_ADDRESS, conf, ctx)))
-        elif group == "jwt":
-            local.append((Kind.JWT, s, e, 0.97))
-        elif group == "bearer_kw":
+                if ctx.supports(Kind.NATIONAL_ID):
+                    conf = base + 0.2
+                else:
+                    conf = _adjust(Kind.NATIONAL_ID, base, ctx)
+                found.append((idx, Kind.NATIONAL_ID, s, m.end(), min(conf, 0.97)))
+
+
+def _ipv6(text: str, segs: _Segments, found: _Found) -> None:
+    last_end = -1
+    for gate in _COLON_GATE.finditer(text):
+        if gate.start() < last_end:
+            continue
+        idx, seg_start, seg_end, hint = segs.at(gate.start())
+        m = _IPV6.search(text, max(seg_start, gate.start() - 40), min(seg_end, gate.end() + 48))
+        if m is None or m.start() > gate.start():
+            continue
+        last_end = m.end()
+        cand = m.group()
+        if "::" in cand or cand.count(":") >= 7:
+            conf = v.ip_confidence(cand)
+            if conf:
+                ctx = _Context(text, seg_start, m.start(), hint)
+                adjusted = _adjust(Kind.IP_ADDRESS, conf, ctx)
+                found.append((idx, Kind.IP_ADDRESS, m.start(), m.end(), adjusted))
+
+
+def _secret_positions(text: str) -> list[int]:
+    positions: list[int] = []
+    for m in _SECRET_GATE.finditer(text):
+        positions.append(m.start() - 2 if m.group() == "_live_" else m.start())
+    for literal, back in _SECRET_LITERALS:
+        i = text.find(literal)
+        while i != -1:
+            positions.append(i - back)
+            i = text.find(literal, i + 1)
+    return positions
+
+
+def _secrets(text: str, segs: _Segments, found: _Found) -> None:
+    covered = -1
+    for pos in sorted(set(_secret_positions(text))):
+        if pos < 0 or pos < covered:
+            continue
+        m = _SECRETS.match(text, pos)
+        if m is None:
+            continue
+        covered = m.end()
+        idx = segs.at(pos)[0]
+        group = m.lastgroup
+        s, e = m.span()
+        if group == "bearer_kw":
             bs, be = m.span("bearer")
             # "Bearer <JWT>": the more specific kind wins, with the same span.
-            kind = Kind.JWT if _JWT.fullmatch(text, bs, be) else Kind.BEARER_TOKEN
-            local.append((kind, bs, be, 0.97 if kind == Kind.JWT else 0.9))
+            if _JWT.fullmatch(text, bs, be):
+                found.append((idx, Kind.JWT, bs, be, 0.97))
+            else:
+                found.append((idx, Kind.BEARER_TOKEN, bs, be, 0.9))
+        elif group == "jwt":
+            found.append((idx, Kind.JWT, s, e, 0.97))
         elif group == "apikey":
-            local.append((Kind.API_KEY, s, e, 0.95))
+            found.append((idx, Kind.API_KEY, s, e, 0.95))
         elif group == "pem":
-            local.append((Kind.PRIVATE_KEY, s, e, 0.99))
+            found.append((idx, Kind.PRIVATE_KEY, s, e, 0.99))
         elif group == "pwhash":
-            local.append((Kind.PASSWORD, s, e, 0.95))
-        elif group in ("pw_kw", "pw"):  # lastgroup may name either group of a phrase
-            ps, pe = m.span("pw")
-            if not _MASKED_VALUE.fullmatch(text[ps:pe]):
-                local.append((Kind.PASSWORD, ps, pe, 0.85))
-        elif group in ("name_kw", "name"):
-            ns, ne = m.span("name")
-            local.append((Kind.PERSON, ns, ne, 0.75))
-        elif group in ("addr_kw", "addr"):
-            as_, ae = m.span("addr")
-            if any(ch.isdigit() for ch in text[as_:ae]):
-                local.append((Kind.ADDRESS, as_, ae, 0.75))
-        elif group == "wdate" and ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(text[s:e]):
-            local.append((Kind.DATE_OF_BIRTH, s, e, 0.85))
-        for kind_name, fs, fe, conf in local:
-            found.append((idx, kind_name, fs, fe, conf))
+            found.append((idx, Kind.PASSWORD, s, e, 0.95))
+
+
+def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
+    """Name, address, password and birth-date phrases, in values that look like prose."""
+    pos = 0
+    while True:
+        gate = _PROSE_GATE.search(shape, pos)
+        if gate is None:
+            return
+        idx, seg_start, seg_end, hint = segs.at(gate.start())
+        pos = seg_end + 1
+        for m in _PHRASES.finditer(text, seg_start, seg_end):
+            group = m.lastgroup
+            # lastgroup may name either group of a phrase, depending on how sre closes them.
+            if group in ("pw_kw", "pw"):
+                ps, pe = m.span("pw")
+                if not _MASKED_VALUE.fullmatch(text, ps, pe):
+                    found.append((idx, Kind.PASSWORD, ps, pe, 0.85))
+            elif group in ("name_kw", "name"):
+                found.append((idx, Kind.PERSON, *m.span("name"), 0.75))
+            elif group in ("addr_kw", "addr"):
+                as_, ae = m.span("addr")
+                if any(ch.isdigit() for ch in text[as_:ae]):
+                    found.append((idx, Kind.ADDRESS, as_, ae, 0.75))
+            elif group == "wdate":
+                s, e = m.span()
+                ctx = _Context(text, seg_start, s, hint)
+                if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(text[s:e]):
+                    found.append((idx, Kind.DATE_OF_BIRTH, s, e, 0.85))
+
+
+def _scan_into(
+    text: str, seg_of: Sequence[int] | None, hints: Sequence[Hint] | None
+) -> list[tuple[int, str, int, int, float]]:
+    """Every validated candidate in ``text`` as (segment, kind, start, end, confidence).
+
+    Each detector family runs behind a gate that costs about a memchr over the text: "@",
+    a run of seven digits/separators in the shape, "AA00" in the shape, a colon pair, a secret's
+    literal prefix, a space before a letter. Validators run only where a gate opened.
+    """
+    found: _Found = []
+    segs = _Segments(text, seg_of, hints)
+    shape = text.encode("latin-1", "replace").translate(_SHAPE)
+    _emails(text, segs, found)
+    glued = _digit_runs(text, shape, segs, found)
+    _alnum(text, shape, glued, segs, found)
+    _ipv6(text, segs, found)
+    _secrets(text, segs, found)
+    _phrases(text, shape, segs, found)
     return found
 
 
