@@ -15,7 +15,6 @@ API1 = "API1:2023 Broken Object Level Authorization"
 API2 = "API2:2023 Broken Authentication"
 API3 = "API3:2023 Broken Object Property Level Authorization"
 API8 = "API8:2023 Security Misconfiguration"
-API9 = "API9:2023 Improper Inventory Management"
 
 C, H, M, L, INFO = (
     Severity.CRITICAL,
