@@ -169,3 +169,14 @@ def test_details_never_carry_an_ip_pseudonym_or_subject() -> None:
     for anomaly in found:
         assert anomaly.subject_pseudonym == "S"
         assert not any("secret" in str(v) for v in anomaly.details.values())
+
+
+def test_same_country_and_operator_far_apart_is_judged_on_speed() -> None:
+    """New York then Los Angeles on one operator ten minutes apart is still impossible."""
+    ws = windows(
+        rec(0, country="US", asn="Comcast", lat=40.7, lon=-74.0),
+        rec(600, ip="b", country="US", asn="Comcast", lat=34.1, lon=-118.2),
+    )
+    found = detect_impossible_travel(ws, CFG)
+    assert found is not None
+    assert found.details["countries"] == "US"

@@ -66,31 +66,36 @@ async def test_subject_rate_counts_per_bucket(make_store: Factory) -> None:
 
 
 @pytest.mark.redis
-async def test_redis_observation_is_one_pipeline_and_keys_expire(
+async def test_redis_observation_is_one_round_trip_and_keys_expire(
     client: Redis, prefix: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One pipelined round trip per observation; every key written carries a TTL."""
+    """Once the script is loaded an observation is one command; every key carries a TTL."""
     store = RedisWindowStore(client, prefix=prefix, limits=WindowLimits(max_age=600))
-    pipelines: list[Any] = []
-    direct: list[Any] = []
-    real_pipeline = client.pipeline
+    await store.append(rec(0), now=T0)  # loads the script (EVALSHA, SCRIPT LOAD, EVALSHA)
+    commands: list[Any] = []
+    real: Any = client.execute_command
 
-    def counting_pipeline(*args: Any, **kwargs: Any) -> Any:
-        pipe = real_pipeline(*args, **kwargs)
-        pipelines.append(pipe)
-        return pipe
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        commands.append(args[0])
+        return await real(*args, **kwargs)
 
-    async def no_direct(*args: Any, **kwargs: Any) -> Any:
-        direct.append(args)
-        raise AssertionError("a command outside the pipeline")
-
-    monkeypatch.setattr(client, "pipeline", counting_pipeline)
-    monkeypatch.setattr(client, "execute_command", no_direct)
-    await store.append(rec(0), now=T0)
+    monkeypatch.setattr(client, "execute_command", counting)
+    got = await store.append(rec(1), now=T0 + 1)
     monkeypatch.undo()
-    assert len(pipelines) == 1
-    assert direct == []
+    assert commands == ["EVALSHA"]
+    assert len(got.by_jti) == 2
     keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-    assert len(keys) == 4  # jti, family and subject windows, one rate bucket
+    assert len(keys) == 4  # jti, family and subject windows, the subject's rate hash
     for key in keys:
         assert 0 < await client.ttl(key) <= 3600
+
+
+@pytest.mark.redis
+async def test_redis_rate_hash_drops_old_buckets(client: Redis, prefix: str) -> None:
+    """Counters of buckets that left the rate window are deleted, so the hash stays small."""
+    limits = WindowLimits(rate_bucket=60, rate_buckets=3)
+    store = RedisWindowStore(client, prefix=prefix, limits=limits)
+    for minute in range(10):
+        got = await store.append(rec(minute * 60), now=T0 + minute * 60)
+    assert got.sub_rate == (1, 1, 1)
+    assert await client.hlen(f"{prefix}w:r:SUBJ") <= 4

@@ -82,6 +82,10 @@ def detect_impossible_travel(windows: UsageWindows, config: DetectorConfig) -> A
 
 
 def _travel(old: UsageRecord, new: UsageRecord, config: DetectorConfig) -> Anomaly | None:
+    # Hot path: most uses come from where the previous one did.
+    same_spot = old.lat == new.lat and old.lon == new.lon
+    if same_spot and old.country == new.country and old.asn == new.asn:
+        return None
     elapsed = max(new.at - old.at, 0.0)
     countries = _joined(old.country, new.country)
     if None not in (old.lat, old.lon, new.lat, new.lon) and config.max_speed_kmh > 0:

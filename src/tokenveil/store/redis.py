@@ -8,7 +8,7 @@
   cache and reconnects by itself; after every (re)connection it delivers a ``resync`` so the
   cache reloads whatever was published while it was away.
 - :class:`RedisReplayCache` remembers DPoP proof ``jti`` values (``SET NX PX``).
-- :class:`RedisWindowStore` keeps the monitor's usage windows, one pipelined round trip per
+- :class:`RedisWindowStore` keeps the monitor's usage windows, one round trip (one script) per
   observation.
 
 Every connection failure is raised as :class:`tokenveil.errors.StoreUnavailable` (from the
@@ -334,12 +334,38 @@ class RedisReplayCache:
         return bool(created)
 
 
-class RedisWindowStore:
-    """The monitor's usage windows in Redis lists, plus per-bucket subject counters.
+_WINDOW_LUA = """
+local data, maxr, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local nwin = #KEYS - 1
+local out = {}
+for i = 1, nwin do
+  redis.call('LPUSH', KEYS[i], data)
+  redis.call('LTRIM', KEYS[i], 0, maxr - 1)
+  redis.call('EXPIRE', KEYS[i], ttl)
+  out[i] = redis.call('LRANGE', KEYS[i], 0, maxr - 1)
+end
+local rate = KEYS[#KEYS]
+local first, current, buckets = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+redis.call('HINCRBY', rate, ARGV[4], 1)
+redis.call('EXPIRE', rate, tonumber(ARGV[8]))
+if redis.call('HLEN', rate) > buckets then
+  for _, field in ipairs(redis.call('HKEYS', rate)) do
+    if tonumber(field) < first then redis.call('HDEL', rate, field) end
+  end
+end
+local fields = {}
+for b = first, current do fields[#fields + 1] = tostring(b) end
+out[nwin + 1] = redis.call('HMGET', rate, unpack(fields))
+return out
+"""
 
-    One pipeline per observation: for each window ``LPUSH`` + ``LTRIM`` + ``EXPIRE`` +
-    ``LRANGE``, and for the subject rate ``INCR`` + ``EXPIRE`` + ``MGET`` of the buckets.
-    Idle windows expire after ``max_age``; records hold pseudonyms only.
+
+class RedisWindowStore:
+    """The monitor's usage windows in Redis lists, plus a hash of per-bucket subject counters.
+
+    One script call per observation (one round trip, and no per-command client overhead):
+    ``LPUSH`` + ``LTRIM`` + ``EXPIRE`` + ``LRANGE`` per window, ``HINCRBY`` + ``HMGET`` for the
+    subject rate. Idle windows expire after ``max_age``; records hold pseudonyms only.
     """
 
     def __init__(
@@ -352,6 +378,7 @@ class RedisWindowStore:
         self._client = client
         self._prefix = f"{prefix}w:"
         self.limits = limits or WindowLimits()
+        self._script = client.register_script(_WINDOW_LUA)
 
     def __repr__(self) -> str:
         return "RedisWindowStore()"
@@ -359,29 +386,24 @@ class RedisWindowStore:
     async def append(self, record: UsageRecord, *, now: float) -> UsageWindows:
         limits = self.limits
         names = [n for n in window_keys(record) if n is not None]
-        data = record.dumps()
-        ttl = max(1, math.ceil(limits.max_age))
         current = limits.bucket(now)
-        buckets = range(current - limits.rate_buckets + 1, current + 1)
-        rate_key = f"{self._prefix}r:{record.sub}:"
+        keys = [f"{self._prefix}{name}" for name in names]
+        keys.append(f"{self._prefix}r:{record.sub}")
+        args: list[str | int] = [
+            record.dumps(),
+            limits.max_records,
+            max(1, math.ceil(limits.max_age)),
+            limits.bucket(record.at),
+            current - limits.rate_buckets + 1,
+            current,
+            limits.rate_buckets,
+            max(1, math.ceil(limits.rate_bucket * limits.rate_buckets)),
+        ]
         with _translated():
-            async with self._client.pipeline(transaction=False) as pipe:
-                for name in names:
-                    key = f"{self._prefix}{name}"
-                    pipe.lpush(key, data)
-                    pipe.ltrim(key, 0, limits.max_records - 1)
-                    pipe.expire(key, ttl)
-                    pipe.lrange(key, 0, limits.max_records - 1)
-                pipe.incr(f"{rate_key}{limits.bucket(record.at)}")
-                pipe.expire(
-                    f"{rate_key}{limits.bucket(record.at)}",
-                    max(1, math.ceil(limits.rate_bucket * limits.rate_buckets)),
-                )
-                pipe.mget([f"{rate_key}{b}" for b in buckets])
-                results = await pipe.execute()
+            results = await self._script(keys=keys, args=args)
         windows = [
-            prune([UsageRecord.loads(item) for item in results[4 * i + 3]], now, limits)
-            for i in range(len(names))
+            prune([UsageRecord.loads(item) for item in items], now, limits)
+            for items in results[:-1]
         ]
         rate = tuple(int(v) if v is not None else 0 for v in results[-1])
         by_family = windows[1] if record.family_id else ()
