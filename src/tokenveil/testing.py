@@ -42,6 +42,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tokenveil import logs
+from tokenveil.web.fields import iter_api_routes
 
 __all__ = ["Canaries", "Flow", "Leak", "LeakHarness", "LeakReport"]
 
@@ -270,17 +271,17 @@ class LeakHarness:
         values = list(self.canaries.values().values())
         bearer = {"Authorization": f"Bearer {self.canaries.access_token}"}
         count = 0
-        for route in self.app.routes:
-            if not isinstance(route, APIRoute) or route.path.startswith(_SKIP_PATHS):
+        for template, methods, route in iter_api_routes(self.app):
+            if template.startswith(_SKIP_PATHS):
                 continue
             params = iter(values * 4)
-            path = _ROUTE_PARAM.sub(_filler(params), route.path)
+            path = _ROUTE_PARAM.sub(_filler(params), template)
             query = {
                 p.alias: self._value_for(p.alias, params) for p in route.dependant.query_params
             }
             body_fields = _body_fields(route)
-            for method in sorted(route.methods or ()):
-                where = f"{method} {route.path}"
+            for method in sorted(methods):
+                where = f"{method} {template}"
                 await self.request(method, path, where=where, params=query, headers=bearer)
                 if method in ("POST", "PUT", "PATCH"):
                     await self._drive_bodies(method, path, where, body_fields, params, bearer)

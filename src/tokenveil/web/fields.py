@@ -30,13 +30,13 @@ import re
 import time
 import types
 import typing
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, GetJsonSchemaHandler
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
@@ -56,6 +56,7 @@ __all__ = [
     "Present",
     "Presenter",
     "get_presenter",
+    "iter_api_routes",
     "pii_fields",
     "routes_missing_presenter",
     "use_field_policy",
@@ -475,16 +476,23 @@ def routes_missing_presenter(app: FastAPI) -> list[str]:
     names or addresses).
     """
     missing: list[str] = []
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or route.response_model is None:
+    for path, methods, route in iter_api_routes(app):
+        if route.response_model is None:
             continue
         shape = _shape_of(route.response_model)
         if shape is None or not _has_pii(shape):
             continue
         if not _uses_presenter(route.dependant):
-            methods = ",".join(sorted(route.methods or ()))
-            missing.append(f"{methods} {route.path}")
+            missing.append(f"{','.join(sorted(methods))} {path}")
     return missing
+
+
+def iter_api_routes(app: FastAPI) -> Iterator[tuple[str, set[str], APIRoute]]:
+    """(full path, methods, route) of every API route, routers included at any depth."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path is not None:
+            yield context.path, set(context.methods or route.methods or ()), route
 
 
 def _has_pii(shape: _Shape) -> bool:
