@@ -8,6 +8,7 @@ dot segments removed) and §6.2.3 scheme-based normalization (default port dropp
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from urllib.parse import urlsplit
@@ -19,6 +20,8 @@ _UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PCT = re.compile(r"%([0-9A-Fa-f]{2})")
 
 
+# A server has few endpoints and a client reuses its URIs: cache the normalized forms.
+@functools.lru_cache(maxsize=2048)
 def normalize_htu(uri: str) -> str:
     """The normalized ``scheme://host[:port]/path`` of ``uri``; ``ValueError`` if it is not one."""
     parts = urlsplit(uri)

@@ -181,8 +181,8 @@ def _split(proof: str) -> tuple[dict[str, object], dict[str, object], bytes, byt
         raise InvalidDPoPProof("malformed")
     head, body, sig = proof.split(".")
     try:
-        header = json.loads(b64url_decode(head))
-        claims = json.loads(b64url_decode(body))
+        header = json.loads(b64url_decode(head).decode("utf-8"))
+        claims = json.loads(b64url_decode(body).decode("utf-8"))
         signature = b64url_decode(sig)
         signing_input = f"{head}.{body}".encode("ascii")
     except (ValueError, UnicodeError, RecursionError):
