@@ -105,11 +105,6 @@ def _scan(base: str, *, active: bool) -> ScanResult:
     return run_in_fresh_loop(lambda: Scanner(options).run())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="demo /api/me and /api/orders answer PII without Cache-Control: no-store (TV-TRN-004, "
-    "invariant 8): reported to the lead; remove this mark once TransportSecurity is mounted",
-)
 @pytest.mark.parametrize("active", [False, True], ids=["safe", "active"])
 def test_demo_server_has_no_finding_above_low(demo_url: str, active: bool) -> None:
     """Every attack of the scanner (and revocation, with --active) fails against the demo."""
