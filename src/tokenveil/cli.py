@@ -111,6 +111,10 @@ def serve(
     settings = Settings.from_env(data_dir=data_dir)
     if "TOKENVEIL_ISSUER" not in os.environ:
         settings = settings.replace(issuer=f"http://{host}:{port}")
+    if "TOKENVEIL_DEVELOPMENT" not in os.environ and host in ("127.0.0.1", "localhost", "::1"):
+        # Plain HTTP is accepted from loopback clients only; anything else must come over TLS
+        # (directly or through a trusted proxy).
+        settings = settings.replace(development=True)
     shown = settings.data_dir
     base = f"http://{host}:{port}"
     err.print(

@@ -55,6 +55,10 @@ class Settings:
     kek: str | None = field(default=None, repr=False)
 
     refresh_cookie: bool = False
+    #: Plain HTTP accepted from loopback clients only (``tokenveil serve`` on 127.0.0.1).
+    development: bool = False
+    #: Proxies whose ``X-Forwarded-Proto`` / ``X-Forwarded-For`` are believed (CIDRs).
+    trusted_proxies: tuple[str, ...] = ()
     state_poll_interval: float = 1.0
     extra_claims: tuple[str, ...] = ()
 

@@ -5,16 +5,16 @@ phone, address, birth date) and an orders list (shipping addresses, card last di
 values are fictional and fixed per user; a user's email is the one given at ``users add``.
 """
 
-
 import hashlib
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel
 
 from tokenveil._principal import Principal
 from tokenveil.service import TokenService
 from tokenveil.web.deps import Authenticator
+from tokenveil.web.fields import PII, Present
 
 __all__ = ["DEMO_SCOPES", "Order", "Profile", "demo_router"]
 
@@ -24,6 +24,7 @@ DEMO_SCOPES: dict[str, str] = {
     "pii:email:read": "See unmasked email addresses (on explicit request)",
     "pii:phone:read": "See unmasked phone numbers (on explicit request)",
     "pii:address:read": "See unmasked postal addresses (on explicit request)",
+    "pii:name:read": "See unmasked names (on explicit request)",
     "admin:users": "Read any user's profile",
 }
 
@@ -34,20 +35,26 @@ _NAMES = ("Ada Marchetti", "Bram Okonkwo", "Celia Varga")
 
 
 class Profile(BaseModel):
+    """A user's profile. Every personal field is declared; the field policy masks it."""
+
+    __pii_owner__ = "id"
+
     id: str
-    full_name: str
-    email: str | None
-    phone: str
-    address: str
-    date_of_birth: str
+    full_name: Annotated[str, PII("PERSON", reveal="pii:name:read", mask="partial")]
+    email: Annotated[str | None, PII("EMAIL", reveal="pii:email:read", mask="partial")]
+    phone: Annotated[str, PII("PHONE", reveal="pii:phone:read", mask="partial")]
+    address: Annotated[str, PII("ADDRESS", reveal="pii:address:read", mask="redact")]
+    date_of_birth: Annotated[str, PII("DATE_OF_BIRTH", reveal=None, mask="redact")]
 
 
 class Order(BaseModel):
+    __pii_owner__ = "owner_id"
+
     id: str
     owner_id: str
     item: str
     amount: str
-    shipping_address: str
+    shipping_address: Annotated[str, PII("ADDRESS", reveal="pii:address:read", mask="redact")]
     card_last4: str
 
 
@@ -80,35 +87,40 @@ def demo_router(auth: Authenticator) -> APIRouter:
 
     Service = Annotated[TokenService, Depends(service)]
 
-    @router.get("/me", response_model=Profile, summary="Your profile")
+    @router.get("/me", response_model=Profile, summary="Your profile (personal fields masked)")
     async def me(
-        svc: Service, principal: Annotated[Principal, auth.require_scopes("profile")]
-    ) -> Profile:
-        return await _profile(svc, principal.sub)
+        svc: Service,
+        present: Present,
+        principal: Annotated[Principal, auth.require_scopes("profile")],
+    ) -> Response:
+        return await present(await _profile(svc, principal.sub))
 
     @router.get("/users/{user_id}", response_model=Profile, summary="Any user's profile")
     async def user(
         user_id: str,
         svc: Service,
+        present: Present,
         principal: Annotated[Principal, auth.require_scopes("admin:users")],
-    ) -> Profile:
-        return await _profile(svc, user_id)
+    ) -> Response:
+        return await present(await _profile(svc, user_id))
 
     @router.get("/orders", response_model=list[Order], summary="Your orders")
     async def orders(
-        svc: Service, principal: Annotated[Principal, auth.require_scopes("orders")]
-    ) -> list[Order]:
+        present: Present, principal: Annotated[Principal, auth.require_scopes("orders")]
+    ) -> Response:
         address = _pick(principal.sub, _STREETS)
-        return [
-            Order(
-                id=f"ord_{n}",
-                owner_id=principal.sub,
-                item=item,
-                amount=amount,
-                shipping_address=address,
-                card_last4="4242",
-            )
-            for n, (item, amount) in enumerate((("Tea set", "34.90"), ("Lamp", "59.00")), 1)
-        ]
+        return await present(
+            [
+                Order(
+                    id=f"ord_{n}",
+                    owner_id=principal.sub,
+                    item=item,
+                    amount=amount,
+                    shipping_address=address,
+                    card_last4="4242",
+                )
+                for n, (item, amount) in enumerate((("Tea set", "34.90"), ("Lamp", "59.00")), 1)
+            ]
+        )
 
     return router

@@ -17,8 +17,9 @@ from tokenveil.config import Settings
 from tokenveil.demo import DEMO_SCOPES, demo_router
 from tokenveil.errors import StoreError
 from tokenveil.service import TokenService
-from tokenveil.store import Store
+from tokenveil.store import SecurityEvent, Store
 from tokenveil.web.deps import Authenticator
+from tokenveil.web.harden import harden
 from tokenveil.web.oauth import oauth_router
 
 __all__ = ["DEMO_CLIENT_ID", "create_app", "ensure_demo_client"]
@@ -65,4 +66,16 @@ def create_app(
     auth = Authenticator(scopes=DEMO_SCOPES)
     app.include_router(oauth_router())
     app.include_router(demo_router(auth))
+
+    async def audit(event: SecurityEvent) -> None:
+        service = app.state.tokenveil
+        assert isinstance(service, TokenService)
+        await service.store.record_event(event)
+
+    harden(
+        app,
+        audit=audit,
+        development=settings.development,
+        trusted_proxies=settings.trusted_proxies,
+    )
     return app

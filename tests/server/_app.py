@@ -21,7 +21,12 @@ PASSWORD = "correct horse battery staple"
 
 
 def make_settings(data_dir: Path, **changes: object) -> Settings:
-    settings = Settings(issuer=BASE, data_dir=data_dir, kek=b64url_encode(secrets.token_bytes(32)))
+    settings = Settings(
+        issuer=BASE,
+        data_dir=data_dir,
+        kek=b64url_encode(secrets.token_bytes(32)),
+        development=True,  # the ASGI test client calls from 127.0.0.1 over plain HTTP
+    )
     return settings.replace(**changes) if changes else settings
 
 
