@@ -183,8 +183,9 @@ class SqlStore:
             with _boundary():
                 if self._dialect == "sqlite":
                     await self._enable_wal(engine)
-                async with engine.begin() as conn:
-                    await self._create_schema(conn)
+                if not await self._schema_ready(engine):
+                    async with engine.begin() as conn:
+                        await self._create_schema(conn)
         except BaseException:
             await engine.dispose()
             raise
@@ -254,6 +255,20 @@ class SqlStore:
                 if str(mode).lower() == "wal":
                     return
                 raise StoreError("SQLite refused WAL mode for this file")
+
+    async def _schema_ready(self, engine: AsyncEngine) -> bool:
+        """Whether the schema exists: one query instead of fifteen DDL round trips per start.
+
+        The state row is written last by :meth:`_create_schema`, so its presence means every
+        table and index before it exists too.
+        """
+        query = select(t.state.c.id).where(t.state.c.id == t.STATE_ROW)
+        async with engine.connect() as conn:
+            try:
+                return (await conn.execute(query)).first() is not None
+            except (sa_exc.ProgrammingError, sa_exc.OperationalError):
+                # "no such table" (SQLite is OperationalError, PostgreSQL ProgrammingError).
+                return False
 
     async def _create_schema(self, conn: AsyncConnection) -> None:
         if self._dialect == "postgresql":
