@@ -137,12 +137,29 @@ def test_check_binding_accepts_the_bound_key() -> None:
     check_binding(None, None)
 
 
-def test_dpop_errors_hide_the_proof_in_their_message(es256_key: PrivateKey) -> None:
-    """Error text names the reason only; the error is a DPoPError with a stable code."""
-    err = DPoPBindingMismatch()
-    assert isinstance(err, DPoPError)
-    assert err.code == "invalid_token"
-    assert "jkt" not in str(err)
+async def test_errors_never_echo_the_proof_the_token_or_claims(es256_key: PrivateKey) -> None:
+    """Refusals name a reason only: no proof, token, jti or URI in str or repr (CWE-209)."""
+    token = "secret-access-token-value"
+    proof = create_proof(es256_key, htm="GET", htu=HTU, now=NOW, jti="jti-secret-1", nonce="n")
+    failures: list[dict[str, object]] = [
+        {"access_token": token},  # ath missing
+        {"access_token": None, "htm": "POST"},
+        {"access_token": None, "nonce": "other"},
+    ]
+    for overrides in failures:
+        args: dict[str, object] = {"htm": "GET", "nonce": None, **overrides}
+        with pytest.raises(DPoPError) as caught:
+            await verify_proof(
+                proof,
+                htu=HTU,
+                now=NOW,
+                replay=InMemoryReplayCache(),
+                **args,  # type: ignore[arg-type]
+            )
+        text = str(caught.value) + repr(caught.value)
+        for secret in (proof, token, "jti-secret-1", "api.example.com", es256_key.kid):
+            assert secret not in text
+    assert DPoPBindingMismatch().code == "invalid_token"
 
 
 class TestNonceManager:
