@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import secrets
+import sqlite3
 import stat
 import sys
 from collections.abc import Callable
@@ -278,3 +279,18 @@ async def test_two_processes_race_on_one_database(postgres_url: str) -> None:
     there: list[str] = json.loads(out)
     assert len(there) == 10
     assert sorted([r.status for r in here] + there) == ["ok"] + ["reused"] * 19
+
+
+async def test_chained_driver_error_hides_statement_parameters(tmp_path: Path) -> None:
+    """A driver error chained under StoreUnavailable shows the SQL but never the values bound."""
+    path = tmp_path / "tv.sqlite3"
+    async with SqlStore(f"sqlite:///{path}") as store:
+        with sqlite3.connect(path) as other:  # another process breaks the schema under us
+            other.execute("DROP TABLE tv_users")
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.add_user(user(username="erin.private"))
+    cause = caught.value.__cause__
+    assert isinstance(cause, sa_exc.OperationalError)
+    assert "tv_users" in str(cause)
+    assert "erin.private" not in str(cause)
+    assert "erin.private" not in repr(caught.value)
