@@ -77,3 +77,11 @@ def test_ec_point_not_on_the_curve_is_refused() -> None:
     jwk["y"] = jwk["x"]
     with pytest.raises(ValueError, match="bad_jwk"):
         dpop_public_key(jwk, "ES256")
+
+
+def test_optional_members_do_not_change_the_key_or_its_thumbprint() -> None:
+    """use, key_ops and kid are ignored: the key and jkt come from the key members only."""
+    jwk = generate_private_key("ES256").public.to_jwk()
+    bare = {k: jwk[k] for k in ("kty", "crv", "x", "y")}
+    decorated: dict[str, object] = {**bare, "use": "sig", "key_ops": ["verify"], "kid": "k"}
+    assert dpop_public_key(decorated, "ES256")[1] == jwk_thumbprint(bare)

@@ -16,6 +16,8 @@ __all__ = ["PRIVATE_MEMBERS", "dpop_public_key", "jwk_thumbprint"]
 
 #: RFC 7518 §6.2.2, §6.3.2, §6.4: members that only a private or symmetric key has.
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: RFC 7518 §6.2.1, §6.3.1 and RFC 8037 §2: the public members that define the key.
+_KEY_MEMBERS = frozenset({"kty", "crv", "x", "y", "n", "e"})
 
 
 def dpop_public_key(jwk: object, alg: str) -> tuple[PublicKey, str]:
@@ -29,9 +31,10 @@ def dpop_public_key(jwk: object, alg: str) -> tuple[PublicKey, str]:
         raise ValueError("bad_jwk")
     if PRIVATE_MEMBERS.intersection(jwk):
         raise ValueError("private_key_in_jwk")
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in jwk.items()):
+    # Only the key's own members matter; optional ones (use, key_ops, x5c ...) are ignored.
+    members = tuple(sorted((k, v) for k, v in jwk.items() if k in _KEY_MEMBERS))
+    if not all(isinstance(v, str) for _, v in members):
         raise ValueError("bad_jwk")
-    members = tuple(sorted((k, v) for k, v in jwk.items() if k not in ("alg", "kid")))
     return _parse(members, alg)
 
 
