@@ -13,6 +13,7 @@ sits under a ``phone`` key or after "call me on"; a birth date under ``dob`` or 
 from __future__ import annotations
 
 import base64
+import functools
 import datetime as dt
 import json
 import random
@@ -39,6 +40,7 @@ __all__ = [
     "Document",
     "Label",
     "Scores",
+    "api_body",
     "generate",
     "score",
 ]
@@ -87,16 +89,15 @@ class Document:
 class _Gen:
     """Values for one locale. Every generator returns a string as it would be printed."""
 
-    def __init__(self, locale: str, rng: random.Random, pem_keys: list[str]) -> None:
+    def __init__(self, locale: str, rng: random.Random, pem_keys: list[str], us: Faker) -> None:
         self.locale = locale
         self.region = _REGION[locale]
-        self.fake = Faker(locale)
+        self.fake = _faker(locale)
         self.fake.seed_instance(rng.randrange(1 << 30))
         self.rng = rng
         self.pem_keys = pem_keys
-        # US SSNs are planted in every locale's text; a seeded en_US Faker keeps them reproducible.
-        self.us = Faker("en_US")
-        self.us.seed_instance(rng.randrange(1 << 30))
+        # US SSNs are planted in every locale's text, from one shared, seeded en_US Faker.
+        self.us = us
 
     # --- personal data -------------------------------------------------------------------
     def name(self) -> str:
@@ -288,6 +289,12 @@ class _Gen:
     def price(self) -> str:
         amount = self.rng.randrange(100, 500000) / 100
         return self.rng.choice([f"{amount:.2f}", f"${amount:,.2f}", f"{amount:.2f} EUR"])
+
+
+@functools.cache
+def _faker(locale: str) -> Faker:
+    """Faker instances are slow to build; they are reused and re-seeded per corpus."""
+    return Faker(locale)
 
 
 def _pem_keys(count: int, rng: random.Random) -> list[str]:
@@ -656,12 +663,64 @@ def generate(count: int, *, seed: int = 0, text_share: float = 0.3) -> list[Docu
     rng = random.Random(seed)
     Faker.seed(seed)
     pem_keys = _pem_keys(3, rng)
-    gens = [_Gen(locale, rng, pem_keys) for locale in LOCALES]
+    us = Faker("en_US")
+    us.seed_instance(seed)
+    gens = [_Gen(locale, rng, pem_keys, us) for locale in LOCALES]
     docs = []
     for i in range(count):
         g = gens[i % len(gens)]
         docs.append(_text_document(g) if rng.random() < text_share else _json_document(g))
     return docs
+
+
+# ------------------------------------------------------------------------------------------
+# Large API bodies for throughput curves: list responses where most values are not personal.
+
+
+def api_body(target_bytes: int, *, seed: int = 0, pii_every: int = 8) -> bytes:
+    """A JSON list response of about ``target_bytes``: orders with ids, timestamps, amounts,
+    product titles and tracking numbers; every ``pii_every``-th order carries a customer's
+    name, email and phone. Records come from a pool of 400 and get fresh ids, so 10 MB builds
+    in about a second."""
+    rng = random.Random(seed)
+    g = _Gen("en_US", rng, [], _faker("en_US"))
+    pool: list[dict[str, Any]] = []
+    for i in range(400):
+        record: dict[str, Any] = {
+            "id": g.uuid(),
+            "created_at": g.timestamp(),
+            "updated_at": g.timestamp(),
+            "status": rng.choice(["paid", "shipped", "refunded", "pending"]),
+            "currency": rng.choice(["EUR", "USD", "GBP"]),
+            "amount": rng.randrange(100, 10**6) / 100,
+            "items": [
+                {
+                    "sku": f"SKU-{rng.randrange(10**6):06d}",
+                    "title": str(g.fake.catch_phrase()),
+                    "qty": rng.randrange(1, 4),
+                    "unit_price": g.price(),
+                }
+                for _ in range(rng.randrange(1, 4))
+            ],
+            "shipping": {"carrier": "DHL", "tracking_number": g.luhn_failing()},
+            "etag": g.hex_digest(),
+        }
+        if i % pii_every == 0:
+            record["customer"] = {
+                "name": g.name(),
+                "email": g.email(),
+                "phone": g.phone(national_ok=False),
+            }
+        pool.append(record)
+    records: list[dict[str, Any]] = []
+    size = 2
+    i = 0
+    while size < target_bytes:
+        record = dict(pool[i % len(pool)], id=g.uuid())
+        size += len(json.dumps(record)) + 1
+        records.append(record)
+        i += 1
+    return json.dumps({"data": records, "page": 1}).encode()
 
 
 # ------------------------------------------------------------------------------------------

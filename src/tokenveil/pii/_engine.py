@@ -112,10 +112,17 @@ _PHRASES = re.compile(
             r"\bindirizzo\s*:|\badres\s*:)[ \t]*)"
             # Ends at a sentence end, not at an abbreviation: "Hauptstr. 5" goes on.
             r"(?P<addr>[^\n\x00]{4,160}?)(?=\.(?:[ \t]+[A-ZÀ-Ö]|\s*$|\s*\n)|\n|\x00|$)",
-            r"(?P<wdate>(?i:\b\d{1,2}\.?[ \t]+" + _MONTH_WORDS + r"\.?,?[ \t]+\d{4}\b"
-            r"|\b" + _MONTH_WORDS + r"\.?[ \t]+\d{1,2},?[ \t]+\d{4}\b))",
         )
     )
+)
+# Dates spelled with a month name; only looked for where birth words appear.
+_WDATE = re.compile(
+    r"(?i:\b\d{1,2}\.?[ \t]+" + _MONTH_WORDS + r"\.?,?[ \t]+\d{4}\b"
+    r"|\b" + _MONTH_WORDS + r"\.?[ \t]+\d{1,2},?[ \t]+\d{4}\b)"
+)
+_BIRTH_WORDS = re.compile(
+    r"(?i:born|birth|\bdob\b|d\.o\.b|geboren|geburt|né le|née le|naissance|nacid|nacimiento|"
+    r"nato il|nata il|nascita|geboorte)"
 )
 
 # Letter-led national identifiers and IBANs (upper case, as printed).
@@ -135,15 +142,21 @@ _COLON_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 # byte per character (latin-1, anything else -> "?"), so offsets are the text's offsets. Runs of
 # digits and separators are then found with a pattern led by the literal "0", which sre scans
 # for at memchr speed instead of trying a character class at every position.
+# "x" keeps its own shape so a phone extension ("...6317x066") does not glue a number to a word.
 _SHAPE = bytes.maketrans(
-    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-    b"0" * 10 + b"A" * 26 + b"a" * 26,
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwyz",
+    b"0" * 10 + b"A" * 26 + b"a" * 25,
 )
-_RUN = re.compile(rb"0[0 .()/-]{6,}+")
+# Seven or more digits with the separators people type, not glued to a word on either side.
+# The lookbehind sits after the first "0" so the literal prefix (and its fast search) survives.
+_RUN = re.compile(rb"0(?<![0Aa_./-]0)(?:[ .()/-]{0,2}+0){6,}+(?![0Aa_])")
+# Dotted quads are shorter: "8.8.8.8" has four digits.
+_IPV4_GATE = re.compile(rb"0(?<![0Aa_./-]0)0{0,2}\.0{1,3}\.0{1,3}\.0{1,3}(?![0Aa_]|\.0)")
+# Spanish DNI (8 digits + letter) and NIE (letter + 7 digits + letter) end glued to a letter.
+_NIE_GATE = re.compile(rb"0000000-?A(?![Aa0])")
 _AA00 = re.compile(rb"AA00")
-_PROSE_GATE = re.compile(rb" [aA]")
-_RUN_TRAILING = b" .()/-"
-_GLUED_LEFT = frozenset(b"0Aa_.+/-")
+# Phrase detection only runs on values that read like prose: three words in a row.
+_PROSE_GATE = re.compile(rb" [aA][a-z]* [aA][a-z]* [aA]")
 _RUN_STARTS = frozenset(b"+(")
 
 
@@ -301,30 +314,23 @@ def _emails(text: str, segs: _Segments, found: _Found) -> None:
 
 def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list[int]:
     """Numbers with separators (phones, cards, SSNs, IPv4, dates, numeric IDs). Returns the
-    positions of runs glued to a capital letter, which may be a Spanish DNI/NIE."""
+    positions of digit runs glued to a capital letter, which may be a Spanish DNI/NIE."""
     local: list[tuple[str, int, int, float]] = []
-    glued: list[int] = []
-    for m in _RUN.finditer(shape):
-        s, e = m.span()
-        while shape[e - 1] in _RUN_TRAILING:
-            e -= 1
-        if e - s < 7:
-            continue
+    spans = [m.span() for m in _RUN.finditer(shape)]
+    seen = {s for s, _e in spans}
+    spans.extend(m.span() for m in _IPV4_GATE.finditer(shape) if m.start() not in seen)
+    for s, e in spans:
         while s > 0 and shape[s - 1] in _RUN_STARTS:
             s -= 1
-        if s > 0 and shape[s - 1] in _GLUED_LEFT:
-            if shape[s - 1] == 0x41:  # "A": X1234567L, a NIE
-                glued.append(s)
-            continue
-        if e < len(shape) and shape[e] == 0x41:
-            glued.append(s)
-            continue
         idx, seg_start, _end, hint = segs.at(s)
+        if hint.negative:
+            continue  # under order_id, sha256, version, amount...: never personal data
         local.clear()
         _classify_digits(text, s, e, _Context(text, seg_start, s, hint), local)
         for kind, fs, fe, conf in local:
             found.append((idx, kind, fs, fe, conf))
-    return glued
+    # The gate matches one character after the start of both shapes (12345678Z, X1234567L).
+    return [m.start() - 1 for m in _NIE_GATE.finditer(shape)]
 
 
 def _alnum(text: str, shape: bytes, glued: list[int], segs: _Segments, found: _Found) -> None:
@@ -442,11 +448,13 @@ def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
                 as_, ae = m.span("addr")
                 if any(ch.isdigit() for ch in text[as_:ae]):
                     found.append((idx, Kind.ADDRESS, as_, ae, 0.75))
-            elif group == "wdate":
-                s, e = m.span()
-                ctx = _Context(text, seg_start, s, hint)
-                if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(text[s:e]):
-                    found.append((idx, Kind.DATE_OF_BIRTH, s, e, 0.85))
+        if _BIRTH_WORDS.search(text, seg_start, seg_end) is None:
+            continue
+        for m in _WDATE.finditer(text, seg_start, seg_end):
+            s, e = m.span()
+            ctx = _Context(text, seg_start, s, hint)
+            if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(text[s:e]):
+                found.append((idx, Kind.DATE_OF_BIRTH, s, e, 0.85))
 
 
 def _scan_into(
@@ -456,7 +464,7 @@ def _scan_into(
 
     Each detector family runs behind a gate that costs about a memchr over the text: "@",
     a run of seven digits/separators in the shape, "AA00" in the shape, a colon pair, a secret's
-    literal prefix, a space before a letter. Validators run only where a gate opened.
+    literal prefix, three words in a row. Validators run only where a gate opened.
     """
     found: _Found = []
     segs = _Segments(text, seg_of, hints)
@@ -540,8 +548,8 @@ _PRIORITY: dict[str, int] = {
             Kind.ADDRESS,
             Kind.PERSON,
             Kind.DATE_OF_BIRTH,
+            Kind.IBAN,  # before cards: an IBAN's digits can pass Luhn by chance
             Kind.CREDIT_CARD,
-            Kind.IBAN,
             Kind.US_SSN,
             Kind.NATIONAL_ID,
             Kind.EMAIL,

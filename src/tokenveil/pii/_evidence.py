@@ -103,7 +103,8 @@ _KIND_WORDS: tuple[tuple[str, frozenset[str]], ...] = (
     ),
 )
 
-_HINT_CACHE: dict[tuple[str, bool], Hint] = {}
+# One cache per parent kind, keyed by the bare key string: no tuple built per lookup.
+_HINT_CACHE: tuple[dict[str, Hint], dict[str, Hint]] = ({}, {})
 _HINT_CACHE_MAX = 8192
 
 
@@ -156,12 +157,12 @@ def _compute_hint(key: str, parent_is_person: bool) -> Hint:
 def key_hint(key: str, parent: Hint | None = None) -> Hint:
     """The evidence a JSON key (or claim name) gives about its value. Memoised: keys repeat."""
     parent_is_person = parent is not None and parent.person_container
-    cache_key = (key, parent_is_person)
-    hint = _HINT_CACHE.get(cache_key)
+    cache = _HINT_CACHE[parent_is_person]
+    hint = cache.get(key)
     if hint is None:
         hint = _compute_hint(key, parent_is_person)
-        if len(_HINT_CACHE) < _HINT_CACHE_MAX:
-            _HINT_CACHE[cache_key] = hint
+        if len(cache) < _HINT_CACHE_MAX:
+            cache[key] = hint
     return hint
 
 

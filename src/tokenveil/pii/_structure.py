@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterator
+from itertools import accumulate
+from operator import add
 from typing import Any
 
 from tokenveil.pii import _engine
@@ -125,11 +127,8 @@ def scan_collected(collected: Collected) -> list[Raw]:
     values = collected.values
     if not values:
         return []
-    starts: list[int] = []
-    pos = 0
-    for value in values:
-        starts.append(pos)
-        pos += len(value) + 1
+    # start of value i = total length of the values before it + one separator each (all in C).
+    starts = list(map(add, accumulate(map(len, values), initial=0), range(len(values))))
     raws = _engine.scan(SEP.join(values), starts, collected.hints)
     for seg, hint in enumerate(collected.hints):
         if hint.kinds:
