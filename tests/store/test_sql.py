@@ -21,7 +21,7 @@ from tests.conftest import free_port
 from tests.store.test_contract import NOW, family, key, record, user
 from tokenveil.errors import ConfigurationError, StoreError, StoreUnavailable
 from tokenveil.store import SecurityEvent
-from tokenveil.store.sql import SqlStore, _boundary
+from tokenveil.store.sql import SqlStore
 
 SqlFactory = Callable[[], SqlStore]
 
@@ -156,40 +156,6 @@ def test_unsupported_urls_and_schemas_are_configuration_errors(
     """Sync drivers, in-memory SQLite, schemas on SQLite and odd schema names are refused."""
     with pytest.raises(ConfigurationError):
         SqlStore(url, schema=schema)
-
-
-@pytest.mark.parametrize(
-    ("raised", "expected"),
-    [
-        (ConnectionRefusedError(111, "refused"), StoreUnavailable),
-        (TimeoutError(), StoreUnavailable),
-        (
-            sa_exc.OperationalError("SELECT 1", {}, Exception("database is locked")),
-            StoreUnavailable,
-        ),
-        (sa_exc.InterfaceError("SELECT 1", {}, Exception("connection closed")), StoreUnavailable),
-        (sa_exc.ProgrammingError("SELECT 1", {}, Exception("syntax")), StoreError),
-    ],
-)
-def test_boundary_translates_driver_errors(raised: Exception, expected: type[StoreError]) -> None:
-    """Connection-level failures become StoreUnavailable, other SQL failures StoreError."""
-    with pytest.raises(StoreError) as caught, _boundary():
-        raise raised
-    assert type(caught.value) is expected
-    assert caught.value.__cause__ is raised
-
-
-def test_boundary_does_not_chain_constraint_violations() -> None:
-    """A unique violation is a StoreError whose cause (which echoes the value) is suppressed."""
-    violation = sa_exc.IntegrityError(
-        "INSERT", {}, Exception("Key (username)=(carol) already exists")
-    )
-    with pytest.raises(StoreError) as caught, _boundary("the username is already taken"):
-        raise violation
-    assert type(caught.value) is StoreError
-    assert caught.value.__cause__ is None
-    assert caught.value.__suppress_context__
-    assert "carol" not in str(caught.value)
 
 
 class _Proxy:
