@@ -13,8 +13,8 @@ sits under a ``phone`` key or after "call me on"; a birth date under ``dob`` or 
 from __future__ import annotations
 
 import base64
-import functools
 import datetime as dt
+import functools
 import json
 import random
 import string
