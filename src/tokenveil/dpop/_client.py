@@ -15,7 +15,7 @@ from collections.abc import Callable, Generator
 import httpx
 
 from tokenveil.dpop._proof import create_proof
-from tokenveil.keys._algorithms import PrivateKey, generate_private_key
+from tokenveil.keys import PrivateKey, generate_private_key
 
 __all__ = ["DPoPAuth"]
 

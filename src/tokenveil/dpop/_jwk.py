@@ -9,8 +9,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-from tokenveil.keys._algorithms import PublicKey, public_key_from_jwk
-from tokenveil.keys._jwk import jwk_thumbprint
+from tokenveil.keys import PublicKey, jwk_thumbprint, public_key_from_jwk
 
 __all__ = ["PRIVATE_MEMBERS", "dpop_public_key", "jwk_thumbprint"]
 

@@ -20,7 +20,7 @@ from tokenveil.dpop._htu import normalize_htu
 from tokenveil.dpop._jwk import dpop_public_key
 from tokenveil.dpop._nonce import NonceManager
 from tokenveil.dpop._replay import ReplayCache
-from tokenveil.keys._algorithms import PrivateKey
+from tokenveil.keys import PrivateKey
 from tokenveil.keys._b64 import b64url_decode, b64url_encode
 
 __all__ = [
