@@ -106,11 +106,13 @@ class SqlStore:
         return pg_insert if self._opts.dialect == "postgresql" else sqlite_insert
 
     @contextlib.asynccontextmanager
-    async def _begin(self, conflict: str | None = None) -> AsyncIterator[AsyncConnection]:
-        """One transaction, with errors translated."""
+    async def _begin(
+        self, conflict: str = "the record conflicts with a stored one"
+    ) -> AsyncIterator[AsyncConnection]:
+        """One transaction, with errors translated; ``conflict`` names what a violation means."""
         if self._engine is None:
             raise StoreError("the store is not open")
-        with boundary(*(() if conflict is None else (conflict,))):
+        with boundary(conflict):
             async with self._engine.begin() as conn:
                 yield conn
 
