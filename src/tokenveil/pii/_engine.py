@@ -150,8 +150,10 @@ _SHAPE = bytes.maketrans(
 # Seven or more digits with the separators people type, not glued to a word on either side.
 # The lookbehind sits after the first "0" so the literal prefix (and its fast search) survives.
 _RUN = re.compile(rb"0(?<![0Aa_./-]0)(?:[ .()/-]{0,2}+0){6,}+(?![0Aa_])")
-# Dotted quads are shorter: "8.8.8.8" has four digits.
-_IPV4_GATE = re.compile(rb"0(?<![0Aa_./-]0)0{0,2}\.0{1,3}\.0{1,3}\.0{1,3}(?![0Aa_]|\.0)")
+# Dotted quads are shorter ("8.8.8.8" has four digits): gated on ".0.0." (dots are rarer than
+# digits), then matched from the first digit.
+_IPV4_GATE = re.compile(rb"\.0{1,3}\.0{1,3}\.0")
+_IPV4_AT = re.compile(rb"0(?<![0Aa_./-]0)0{0,2}\.0{1,3}\.0{1,3}\.0{1,3}(?![0Aa_]|\.0)")
 # Spanish DNI (8 digits + letter) and NIE (letter + 7 digits + letter) end glued to a letter.
 _NIE_GATE = re.compile(rb"0000000-?A(?![Aa0])")
 _AA00 = re.compile(rb"AA00")
@@ -318,7 +320,13 @@ def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list
     local: list[tuple[str, int, int, float]] = []
     spans = [m.span() for m in _RUN.finditer(shape)]
     seen = {s for s, _e in spans}
-    spans.extend(m.span() for m in _IPV4_GATE.finditer(shape) if m.start() not in seen)
+    for gate in _IPV4_GATE.finditer(shape):
+        for back in (1, 2, 3):
+            quad = _IPV4_AT.match(shape, gate.start() - back)
+            if quad is not None and quad.start() not in seen:
+                seen.add(quad.start())
+                spans.append(quad.span())
+                break
     for s, e in spans:
         while s > 0 and shape[s - 1] in _RUN_STARTS:
             s -= 1
