@@ -143,6 +143,7 @@ async def test_http_exception_detail_and_headers_are_not_echoed(client: httpx.As
     assert canary not in response.text
     assert canary not in str(response.headers)
     assert response.json()["error_description"] == "Not Found."
+    assert response.json()["error"] == "not_found"
     unknown = await client.get("/nowhere")
     assert unknown.json()["error"] == "not_found"
 

@@ -158,7 +158,7 @@ class PIIRedactor:
         self._operator = operator
 
     def __call__(self, text: str) -> str:
-        if not text:
+        if len(text) < 6:  # shorter than the shortest value any detector reports (a@b.co)
             return text
         if "%" in text:
             # Access logs print raw request targets: /users/jane%40example.com hides an email
@@ -198,6 +198,10 @@ class QueryStringRedactor:
         return f"{prefix}{REDACTED}"
 
 
+_CACHE_SIZE = 4096
+_CACHE_MAX_LEN = 256
+
+
 class RedactionChain:
     """Runs redactors in order over text, and over the strings inside containers.
 
@@ -213,8 +217,22 @@ class RedactionChain:
     ) -> None:
         self.processors: tuple[Redactor, ...] = tuple(processors)
         self.secret_names = frozenset(n.lower() for n in secret_names)
+        # Log lines repeat their short parts (methods, paths, user agents); the PII engine is
+        # the costly step. Held in process memory only, like the records themselves.
+        self._cache: dict[str, str] = {}
 
     def __call__(self, text: str) -> str:
+        if len(text) > _CACHE_MAX_LEN:
+            return self._run(text)
+        cached = self._cache.get(text)
+        if cached is None:
+            cached = self._run(text)
+            if len(self._cache) >= _CACHE_SIZE:
+                self._cache.clear()  # bounded; a full reset is cheaper than LRU bookkeeping
+            self._cache[text] = cached
+        return cached
+
+    def _run(self, text: str) -> str:
         for processor in self.processors:
             text = processor(text)
         return text

@@ -84,7 +84,8 @@ class RedactingFilter(logging.Filter):
                 candidate = record.msg % safe_args
             except Exception:
                 candidate = None
-            if candidate is not None and chain(candidate) == candidate:
+            # Same text as redacting the whole line: the secrets sat inside the args only.
+            if candidate == redacted:
                 record.args = safe_args
                 return
         record.msg = redacted

@@ -279,7 +279,8 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
         return Response(status_code=status, headers=headers)
     code = _HTTP_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
     # The detail is never sent: handlers put ids, input and messages in it.
-    return error_response(request.scope, status, code, headers=headers, description=_phrase(status))
+    description = _DESCRIPTIONS.get(code) or _phrase(status)
+    return error_response(request.scope, status, code, headers=headers, description=description)
 
 
 def install_error_handlers(app: FastAPI) -> None:

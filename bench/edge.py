@@ -1,0 +1,314 @@
+"""The PII-safe edge: what log redaction and a fully protected endpoint cost.
+
+1. Log records: µs per typical record through a stdlib handler, plain vs the redaction filter
+   (``default_chain()``: headers, bearer, JWT, secret fields, query values, PII engine).
+2. Requests/s of one small JSON endpoint served by a real uvicorn on 127.0.0.1:
+   - ``tutorial``: the FastAPI tutorial's check (``OAuth2PasswordBearer`` + ``jwt.decode``
+     HS256 with PyJWT), returning the record as is;
+   - ``tokenveil``: ``create_app`` (hardened: transport rules, error boundary, CSRF check,
+     egress filter in mask mode, redacted logs incl. uvicorn's access log) + ``require_scopes``
+     + the field policy (``Present``) on a model with a declared PII field.
+   Both servers write uvicorn's access log. The load generator is a raw keep-alive HTTP/1.1
+   client (asyncio, pre-built requests) in this process; the server runs in a child process.
+   Budget (DESIGN.md): tokenveil keeps ≥ 85% of the tutorial's requests/s.
+
+Run: ``python -m bench.edge`` (``make bench`` runs every benchmark).
+"""
+
+# No ``from __future__ import annotations``: the apps below define their dependencies inside
+# functions, and FastAPI resolves string annotations only against module globals.
+import asyncio
+import io
+import logging
+import os
+import secrets
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+ITEM: dict[str, str] = {
+    "id": "itm_42",
+    "owner_id": "usr_bench",
+    "title": "Tea set",
+    "email": "jane.doe@example.com",
+}
+TUTORIAL_SECRET = "09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
+CONNECTIONS = 16
+WARMUP = 300
+REQUESTS = 4000
+LOG_RECORDS = 20_000
+
+
+# --- 1. log records ------------------------------------------------------------------------------
+
+
+class _Sink(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+def _time_records(logger: logging.Logger, jwt_value: str) -> float:
+    # Ports, ids and tokens vary per record, as in a real access log: no cache hit for free.
+    start = time.perf_counter()
+    for i in range(LOG_RECORDS):
+        if i % 10 == 0:  # one record in ten carries a credential and an email
+            logger.info("auth header Bearer %s%d for %s", jwt_value, i, "jane.doe@example.com")
+        else:
+            logger.info(
+                '%s - "%s %s HTTP/%s" %d',
+                f"127.0.0.1:{40000 + i % 20000}",
+                "GET",
+                f"/api/orders/ord_{i}?page=2",
+                "1.1",
+                200,
+            )
+    return (time.perf_counter() - start) / LOG_RECORDS * 1e6
+
+
+def bench_logs() -> tuple[float, float]:
+    """(plain µs/record, redacted µs/record)."""
+    from tokenveil.logs import RedactingFilter, default_chain
+
+    jwt_value = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1c3JfYmVuY2gifQ." + secrets.token_urlsafe(64)
+    results: list[float] = []
+    for redacted in (False, True):
+        logger = logging.getLogger(f"bench.edge.{'redacted' if redacted else 'plain'}")
+        logger.propagate = False
+        logger.setLevel(logging.INFO)
+        handler = logging.StreamHandler(_Sink())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        if redacted:
+            handler.addFilter(RedactingFilter(default_chain()))
+        logger.addHandler(handler)
+        _time_records(logger, jwt_value)  # warm-up: compiled patterns, caches
+        results.append(_time_records(logger, jwt_value))
+        logger.removeHandler(handler)
+    return results[0], results[1]
+
+
+# --- 2. the servers (run in a child process) ----------------------------------------------------
+
+
+def _tutorial_app() -> Any:
+    import jwt
+    from fastapi import Depends, FastAPI, HTTPException
+    from fastapi.security import OAuth2PasswordBearer
+
+    app = FastAPI()
+    oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token")
+
+    async def get_current_user(token: Annotated[str, Depends(oauth2_scheme)]) -> str:
+        credentials_exception = HTTPException(
+            status_code=401,
+            detail="Could not validate credentials",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+        try:
+            payload = jwt.decode(token, TUTORIAL_SECRET, algorithms=["HS256"])
+        except jwt.InvalidTokenError as exc:
+            raise credentials_exception from exc
+        username = payload.get("sub")
+        if not isinstance(username, str):
+            raise credentials_exception
+        return username
+
+    @app.get("/bench/item")
+    async def item(user: Annotated[str, Depends(get_current_user)]) -> dict[str, str]:
+        return ITEM
+
+    return app
+
+
+def _settings(data_dir: Path) -> Any:
+    from tokenveil.config import Settings
+
+    kek_file = data_dir / "kek.key"
+    return Settings(
+        issuer="http://127.0.0.1", data_dir=data_dir, kek_file=kek_file, development=True
+    )
+
+
+def _tokenveil_app(data_dir: Path) -> Any:
+    from fastapi import Request
+    from pydantic import BaseModel
+
+    from tokenveil.server import create_app
+    from tokenveil.web.deps import require_scopes
+    from tokenveil.web.fields import PII, Present
+
+    class Item(BaseModel):
+        id: str
+        owner_id: str
+        title: str
+        email: Annotated[str, PII("EMAIL", reveal="pii:email:read", mask="partial")]
+
+    record = Item(**ITEM)
+    app = create_app(_settings(data_dir))  # background sync on, as `tokenveil serve` runs
+
+    @app.get("/bench/item", response_model=Item, dependencies=[require_scopes("profile")])
+    async def item(request: Request, present: Present) -> Any:
+        return await present(record)
+
+    return app
+
+
+def _serve(kind: str, port: int, data_dir: str) -> None:
+    import uvicorn
+
+    from tokenveil.logs import uvicorn_log_config
+
+    if kind == "tutorial":
+        app, log_config = _tutorial_app(), None
+    else:
+        app, log_config = _tokenveil_app(Path(data_dir)), uvicorn_log_config()
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        access_log=True,
+        log_config=log_config if log_config is not None else uvicorn.config.LOGGING_CONFIG,
+        lifespan="on",
+    )
+
+
+# --- 2. the load generator -----------------------------------------------------------------------
+
+
+async def _tokenveil_token(data_dir: Path) -> str:
+    from tokenveil.server import DEMO_CLIENT_ID, ensure_demo_client
+    from tokenveil.service import TokenService
+
+    service = await TokenService.open(_settings(data_dir))
+    try:
+        await ensure_demo_client(service)
+        password = secrets.token_urlsafe(16)
+        await service.add_user("bench", password, scopes=["profile"])
+        client = await service.store.get_client(DEMO_CLIENT_ID)
+        assert client is not None
+        answer = await service.password_grant(client, "bench", password, "profile")
+        return answer.access_token
+    finally:
+        await service.close()
+
+
+def _tutorial_token() -> str:
+    import jwt
+
+    return jwt.encode({"sub": "johndoe", "exp": int(time.time()) + 3600}, TUTORIAL_SECRET, "HS256")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def _wait_ready(port: int, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise RuntimeError("bench server did not start")
+
+
+async def _read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def _load(port: int, token: str, total: int) -> tuple[float, int]:
+    """(requests/s, non-200 answers) for ``total`` requests over CONNECTIONS keep-alive sockets."""
+    request = (
+        f"GET /bench/item HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: application/json\r\n\r\n"
+    ).encode()
+    remaining = total
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal remaining, errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while remaining > 0:
+                remaining -= 1
+                writer.write(request)
+                if await _read_response(reader) != 200:
+                    errors += 1
+        finally:
+            writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CONNECTIONS)))
+    return total / (time.perf_counter() - start), errors
+
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+async def _measure(kind: str) -> tuple[float, int]:
+    with tempfile.TemporaryDirectory(prefix="tokenveil-bench-") as tmp:
+        data_dir = Path(tmp)
+        token = await _tokenveil_token(data_dir) if kind == "tokenveil" else _tutorial_token()
+        port = _free_port()
+        server = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.edge",
+            "serve",
+            kind,
+            str(port),
+            str(data_dir),
+            cwd=_ROOT,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(_ROOT)},
+        )
+        try:
+            await _wait_ready(port, time.monotonic() + 30)
+            await _load(port, token, WARMUP)
+            return await _load(port, token, REQUESTS)
+        finally:
+            server.terminate()
+            await asyncio.wait_for(server.wait(), timeout=10)
+
+
+def bench_requests() -> tuple[float, float, int]:
+    """(tutorial requests/s, tokenveil requests/s, non-200 answers)."""
+    tutorial, bad_tutorial = asyncio.run(_measure("tutorial"))
+    protected, bad_protected = asyncio.run(_measure("tokenveil"))
+    return tutorial, protected, bad_tutorial + bad_protected
+
+
+def main() -> None:
+    plain, redacted = bench_logs()
+    print("edge: log records (stdlib handler, 1 in 10 carries a JWT and an email)")
+    print(f"  plain logging     {plain:8.2f} µs/record")
+    print(f"  redacted logging  {redacted:8.2f} µs/record  (+{redacted - plain:.2f} µs)")
+    tutorial, protected, errors = bench_requests()
+    ratio = protected / tutorial
+    verdict = "meets" if ratio >= 0.85 else "MISSES"
+    print(f"edge: GET /bench/item on uvicorn, {CONNECTIONS} keep-alive connections, {REQUESTS} req")
+    print(f"  FastAPI tutorial (PyJWT HS256)       {tutorial:8.0f} req/s")
+    print(f"  tokenveil (hardened + policy + auth)  {protected:8.0f} req/s")
+    print(f"  ratio {ratio:.2f} ({verdict} the 0.85 budget); non-200 answers: {errors}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "serve":
+        _serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        main()
