@@ -46,7 +46,8 @@ class Raw:
     confidence: float
 
 
-_LOCAL_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-'")
+# RFC 5322 atext minus the rarely used symbols, plus any letter (RFC 6531 internationalised).
+_LOCAL_SYMBOLS = frozenset("._%+-'")
 
 _AT = re.compile(r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
 
@@ -83,7 +84,7 @@ _SECRETS = re.compile(
 # Literal prefixes of every secret above; sre finds them with its fast literal search. The
 # number is how far before the gate the secret starts ("sk" before "_live_", "B" before "earer").
 _SECRET_GATE = re.compile(
-    r"A(?:KIA|SIA|GPA|IDA|ROA|Iza)|gh(?:[pousr]_|ithub_pat_)|xox[abposr]-|_live_|sk_test_|sk-"
+    r"A(?:KIA|SIA|GPA|IDA|ROA|Iza)|gh[pousr]_|github_pat_|xox[abposr]-|_live_|sk_test_|sk-"
 )
 _SECRET_LITERALS: tuple[tuple[str, int], ...] = (
     ("eyJ", 0),
@@ -144,8 +145,12 @@ _COLON_GATE = re.compile(r"::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:")
 # for at memchr speed instead of trying a character class at every position.
 # "x" keeps its own shape so a phone extension ("...6317x066") does not glue a number to a word.
 _SHAPE = bytes.maketrans(
-    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwyz",
-    b"0" * 10 + b"A" * 26 + b"a" * 25,
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwyz"
+    + bytes(range(0xC0, 0xD7))
+    + bytes(range(0xD8, 0xDF))
+    + bytes(range(0xDF, 0xF7))
+    + bytes(range(0xF8, 0x100)),
+    b"0" * 10 + b"A" * 26 + b"a" * 25 + b"A" * 23 + b"A" * 7 + b"a" * 24 + b"a" * 8,
 )
 # Seven or more digits with the separators people type, not glued to a word on either side.
 # The lookbehind sits after the first "0" so the literal prefix (and its fast search) survives.
@@ -157,8 +162,10 @@ _IPV4_AT = re.compile(rb"0(?<![0Aa_./-]0)0{0,2}\.0{1,3}\.0{1,3}\.0{1,3}(?![0Aa_]
 # Spanish DNI (8 digits + letter) and NIE (letter + 7 digits + letter) end glued to a letter.
 _NIE_GATE = re.compile(rb"0000000-?A(?![Aa0])")
 _AA00 = re.compile(rb"AA00")
-# Phrase detection only runs on values that read like prose: three words in a row.
-_PROSE_GATE = re.compile(rb" [aA][a-z]* [aA][a-z]* [aA]")
+# Phrase detection only runs on values that read like prose (three words in a row) or hold a
+# "label: value" pair.
+_PROSE_GATE = re.compile(rb" [aA]a*[,;]? [aA]a*[,;]? [aA]")
+_LABEL_GATE = re.compile(rb"a: ")
 _RUN_STARTS = frozenset(b"+(")
 
 
@@ -274,7 +281,9 @@ def _iban_span(text: str, s: int, e: int) -> int | None:
 def _email_start(text: str, at: int, floor: int) -> int:
     i = at
     limit = max(floor, at - 64)
-    while i > limit and text[i - 1] in _LOCAL_CHARS:
+    while i > limit and (
+        text[i - 1].isalnum() or text[i - 1] in _LOCAL_SYMBOLS or text[i - 1] == "_"
+    ):
         i -= 1
     while i < at and text[i] in ".-'":
         i += 1
@@ -380,7 +389,8 @@ def _ipv6(text: str, segs: _Segments, found: _Found) -> None:
         if gate.start() < last_end:
             continue
         idx, seg_start, seg_end, hint = segs.at(gate.start())
-        m = _IPV6.search(text, max(seg_start, gate.start() - 40), min(seg_end, gate.end() + 48))
+        window_start = max(seg_start, gate.start() - 40, last_end)
+        m = _IPV6.search(text, window_start, min(seg_end, gate.end() + 48))
         if m is None or m.start() > gate.start():
             continue
         last_end = m.end()
@@ -437,12 +447,19 @@ def _secrets(text: str, segs: _Segments, found: _Found) -> None:
 def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
     """Name, address, password and birth-date phrases, in values that look like prose."""
     pos = 0
-    while True:
-        gate = _PROSE_GATE.search(shape, pos)
-        if gate is None:
-            return
-        idx, seg_start, seg_end, hint = segs.at(gate.start())
+    prose = _PROSE_GATE.search(shape)
+    label = _LABEL_GATE.search(shape)
+    while prose is not None or label is not None:
+        if prose is not None and (label is None or prose.start() <= label.start()):
+            hit = prose.start()
+        else:
+            hit = label.start() if label is not None else 0
+        idx, seg_start, seg_end, hint = segs.at(hit)
         pos = seg_end + 1
+        if prose is not None and prose.start() < pos:
+            prose = _PROSE_GATE.search(shape, pos)
+        if label is not None and label.start() < pos:
+            label = _LABEL_GATE.search(shape, pos)
         for m in _PHRASES.finditer(text, seg_start, seg_end):
             group = m.lastgroup
             # lastgroup may name either group of a phrase, depending on how sre closes them.
