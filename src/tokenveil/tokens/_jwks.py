@@ -93,9 +93,19 @@ class JWKSKeys:
 class RemoteVerifier:
     """Verifies access tokens with only the issuer's JWKS URL (no store, no private key)."""
 
-    def __init__(self, keys: JWKSKeys, *, issuer: str, audience: str, leeway: float = 30) -> None:
+    def __init__(
+        self,
+        keys: JWKSKeys,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 30,
+        clock: Clock = time.time,
+    ) -> None:
         self.keys = keys
-        self.verifier = AccessTokenVerifier(keys, issuer=issuer, audience=audience, leeway=leeway)
+        self.verifier = AccessTokenVerifier(
+            keys, issuer=issuer, audience=audience, leeway=leeway, clock=clock
+        )
 
     async def verify_async(self, token: str) -> Principal:
         if self.keys.stale:
