@@ -119,6 +119,8 @@ def _compute_hint(key: str, parent_is_person: bool) -> Hint:
     wordset = set(words)
     joined = "".join(words)
     wordset.add(joined)
+    # Plurals name lists of the same thing: "addresses", "phones", "ips".
+    wordset.update(w[:-2] if w.endswith("sses") else w[:-1] for w in words if w.endswith("s"))
     kinds: set[str] = set()
     for kind, vocabulary in _KIND_WORDS:
         if wordset & vocabulary:
