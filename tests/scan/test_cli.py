@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from tests.conftest import free_port
-from tokenveil.scan import _cli
+from tokenveil.scan import ScanResult, _cli
 from tokenveil.scan._cli import scan_command
 
 app = typer.Typer()
@@ -144,3 +144,103 @@ def test_ctrl_c_ends_cleanly_with_a_partial_report(
     doc = json.loads(result.stdout)
     assert doc["complete"] is False
     assert "interrupted: the scan is partial" in doc["notes"]
+
+
+def _findings(path: Path) -> set[tuple[str, str]]:
+    return {(f["id"], f["endpoint"]) for f in json.loads(path.read_text())["findings"]}
+
+
+def test_active_scan_finds_tokens_surviving_logout(
+    vulnapp_url: str, vulnapp_result: ScanResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--active logs out through POST /logout, then replays the token: TV-VAL-010. The default
+    (passive) scan posts nothing to /logout, so the finding cannot appear there."""
+    monkeypatch.setenv("SCAN_PW", PASSWORD)
+    active = tmp_path / "active.json"
+    result = _scan(
+        vulnapp_url,
+        "--login",
+        f"{vulnapp_url}/token",
+        "--username",
+        "alice",
+        "--password-env",
+        "SCAN_PW",
+        "--format",
+        "json",
+        "--max-requests",
+        "1000",
+        "--output",
+        str(active),
+        "--active",
+    )
+    assert result.exit_code == 1
+    assert ("TV-VAL-010", "GET /me") in _findings(active)
+    assert not [f for f in vulnapp_result.findings if f.id == "TV-VAL-010"]
+
+
+def test_json_login_with_a_nested_token_is_followed(
+    vulnapp_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON-only login answering {"data": {"token": ...}}: form is refused, JSON works."""
+    monkeypatch.setenv("SCAN_PW", PASSWORD)
+    out = tmp_path / "report.json"
+    result = _scan(
+        vulnapp_url,
+        "--login",
+        f"{vulnapp_url}/api/login",
+        "--username",
+        "alice",
+        "--password-env",
+        "SCAN_PW",
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        "--max-requests",
+        "1000",
+    )
+    assert result.exit_code == 1, result.output
+    found = _findings(out)
+    assert ("TV-JWT-001", "POST /api/login") in found
+    assert ("TV-VAL-002", "GET /legacy/me") in found
+
+
+def test_token_option_and_openapi_file(vulnapp_url: str, tmp_path: Path) -> None:
+    """--token plus --openapi FILE: the declared routes are attacked with the given token."""
+    from tests.scan.vulnapp import USERS, _issue
+    from tests.scan.vulnapp import app as vuln
+
+    spec = tmp_path / "openapi.json"
+    spec.write_text(json.dumps(vuln.openapi()))
+    out = tmp_path / "report.json"
+    token = _issue(USERS["alice"], "access", 600)
+    result = _scan(
+        vulnapp_url,
+        "--token",
+        token,
+        "--openapi",
+        str(spec),
+        "--format",
+        "json",
+        "--output",
+        str(out),
+        "--max-requests",
+        "1000",
+    )
+    assert result.exit_code == 1, result.output
+    assert ("TV-VAL-001", "GET /profile") in _findings(out)
+    assert token not in out.read_text()
+
+
+def test_missing_openapi_file_is_a_usage_error(tmp_path: Path, clean_url: str) -> None:
+    """--openapi pointing nowhere: exit 2 with a one-line message."""
+    result = _scan(clean_url, "--openapi", str(tmp_path / "nope.json"))
+    assert result.exit_code == 2
+    assert "cannot read the OpenAPI file" in result.output
+
+
+def test_progress_bar_on_stderr_does_not_break_the_report(clean_url: str) -> None:
+    """Without --quiet a progress bar runs (stderr); stdout still holds a parseable report."""
+    result = runner.invoke(app, ["scan", clean_url, "--rate", "0", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["complete"] is True

@@ -14,6 +14,7 @@ id the scanner must report:
 - TV-PII-007  /debug/settings dumps settings with secrets, unauthenticated
 - TV-VAL-001  /profile never checks the signature
 - TV-VAL-002  /legacy/me accepts alg "none"
+- TV-VAL-010  /logout does nothing: the token keeps working (found with --active)
 - TV-TRN-003  tokens accepted in ?access_token=
 - TV-TRN-004  no Cache-Control on token and PII responses
 - TV-TRN-006  the session cookie has no HttpOnly (nor Secure, SameSite)
@@ -175,6 +176,26 @@ def login(
     response = JSONResponse(body)  # planted: TV-TRN-004, no Cache-Control
     response.set_cookie("session", access)  # planted: TV-TRN-006, no HttpOnly/Secure/SameSite
     return response
+
+
+@app.post("/api/login")
+async def json_login(request: Request) -> JSONResponse:
+    """A JSON-only login that nests the token: {"data": {"token": ...}}."""
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise HTTPException(415, "JSON only") from exc
+    user = USERS.get(str(body.get("username")))
+    if user is None or user["password"] != body.get("password"):
+        raise HTTPException(400, "invalid_grant")
+    return JSONResponse({"data": {"token": _issue(user, "access", ACCESS_TTL)}})
+
+
+@app.post("/logout")
+def logout(request: Request) -> dict[str, str]:
+    _verify(request)
+    # planted: TV-VAL-010, "logout" with stateless JWTs: the token keeps working
+    return {"status": "logged out"}
 
 
 @app.get("/me")

@@ -10,6 +10,7 @@ is analysed all the same: the report then says it is partial.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ __all__ = ["ScanOptions", "Scanner"]
 
 #: Forged-token probes go to at most this many protected endpoints (each costs ~20 requests).
 MAX_FORGE_ENDPOINTS = 12
+_LOGOUT = re.compile(r"log-?out|sign-?out", re.IGNORECASE)
 _ID_KEYS = ("id", "user_id", "userId", "uuid", "sub", "account_id", "username")
 
 
@@ -456,27 +458,49 @@ class Scanner:
                 self.target.tokens["user1-refreshed"] = fresh
 
     async def _revoke(self, protected: list[Endpoint]) -> None:
+        """--active only: revoke (RFC 7009 endpoint from RFC 8414 metadata) or log out (a POST
+        .../logout route from the OpenAPI document), then present the same token again."""
         if not self.options.active or not protected:
             return
-        endpoint_url = self.target.metadata.get("revocation_endpoint")
         tokens = self.target.tokens.get("user1-refreshed") or self.target.tokens.get("user1")
-        if not endpoint_url or tokens is None or not tokens.access:
+        if tokens is None or not tokens.access:
             return
-        url = str(endpoint_url)
-        if not self._d.allows(url):
-            self.notes.append("revocation endpoint is on another host: not tested")
+        metadata_url = self.target.metadata.get("revocation_endpoint")
+        logout = next(
+            (
+                e
+                for e in self.target.endpoints
+                if e.method == "POST" and _LOGOUT.search(e.template) and not e.params
+            ),
+            None,
+        )
+        if metadata_url:
+            url = str(metadata_url)
+            if not self._d.allows(url):
+                self.notes.append("revocation endpoint is on another host: not tested")
+                return
+            fields = {"token": tokens.access, "token_type_hint": "access_token"}
+            if self.options.client_id:
+                fields["client_id"] = self.options.client_id
+            ex = await self._d.send(
+                "revoke", f"POST {urlsplit(url).path}", "POST", url, data=fields
+            )
+            variant = "after-revocation"
+        elif logout is not None:
+            ex = await self._d.send(
+                "revoke",
+                logout.key,
+                "POST",
+                self._url(logout.path),
+                headers={"Authorization": f"Bearer {tokens.access}"},
+            )
+            variant = "after-logout"
+        else:
             return
-        fields = {"token": tokens.access, "token_type_hint": "access_token"}
-        if self.options.client_id:
-            fields["client_id"] = self.options.client_id
-        ex = await self._d.send("revoke", f"POST {urlsplit(url).path}", "POST", url, data=fields)
         if ex.response is None or not ex.response.ok:
-            self.notes.append("revocation request was refused: TV-VAL-010 not tested")
+            self.notes.append("revocation or logout was refused: TV-VAL-010 not tested")
             return
         target = protected[0]
         await self._get(
-            "forge:revoked:after-revocation",
-            target.key,
-            self._url(target.path),
-            token=tokens.access,
+            f"forge:revoked:{variant}", target.key, self._url(target.path), token=tokens.access
         )
