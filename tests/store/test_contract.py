@@ -210,6 +210,9 @@ async def test_duplicate_family_or_token_is_a_store_error(store: Store) -> None:
         await store.add_token(record("h1"))
     with pytest.raises(StoreError):
         await store.add_token(record("h3", fid="no-such-family"))
+    with pytest.raises(StoreError):
+        await store.create_family(family("f2"), record("h4", fid="f1"))
+    assert await store.get_family("f2") is None
 
 
 async def test_revoke_family_keeps_first_reason(store: Store) -> None:

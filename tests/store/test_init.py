@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 import tokenveil.store
 from tests.store.test_contract import user
 from tokenveil.errors import ConfigurationError, StoreUnavailable
-from tokenveil.store import MemoryStore, SqlStore, open_store
+from tokenveil.store import MemoryStore, SqlStore, Store, open_store
 
 
 def test_exported_names_are_pinned() -> None:
@@ -92,3 +93,16 @@ async def test_memory_store_repr_shows_counts_only() -> None:
     await store.add_user(user(username="dora.private"))
     assert "dora.private" not in repr(store)
     assert "users=1" in repr(store)
+
+
+#: Typed as the Protocol on purpose: mypy checks each class against ``Store`` structurally.
+BACKEND_CLASSES: tuple[type[Store], ...] = (MemoryStore, SqlStore)
+
+
+@pytest.mark.parametrize("backend", BACKEND_CLASSES)
+def test_backends_implement_every_store_method_as_a_coroutine(backend: type[Store]) -> None:
+    """Each backend has every public method of the Store protocol, each one async."""
+    names = [n for n in dir(Store) if not n.startswith("_")]
+    assert len(names) > 25
+    for name in names:
+        assert inspect.iscoroutinefunction(getattr(backend, name)), name
