@@ -7,6 +7,7 @@ passed all of them takes a slot in the replay cache.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import math
@@ -20,7 +21,7 @@ from tokenveil.dpop._htu import normalize_htu
 from tokenveil.dpop._jwk import dpop_public_key
 from tokenveil.dpop._nonce import NonceManager
 from tokenveil.dpop._replay import ReplayCache
-from tokenveil.keys import PrivateKey
+from tokenveil.keys import PrivateKey, PublicKey
 from tokenveil.keys._b64 import b64url_decode, b64url_encode
 
 __all__ = [
@@ -103,21 +104,9 @@ async def verify_proof(
     :class:`UseDPoPNonce` carries the nonce to send back. ``iat`` must lie within ``max_age``
     seconds in the past and ``leeway`` in the future. The ``jti`` is recorded in ``replay``.
     """
-    header, claims, signing_input, signature = _split(proof)
-
-    # RFC 9449 §4.3 check 4: the explicit type stops other JWTs being passed off as proofs.
-    if header.get("typ") != "dpop+jwt":
-        raise InvalidDPoPProof("bad_typ")
-    alg = header.get("alg")
-    # Check 5 (RFC 8725 §3.1): an allow-list of asymmetric algorithms; none and HS* never.
-    if not isinstance(alg, str) or alg not in DPOP_ALGORITHMS:
-        raise InvalidDPoPProof("bad_alg")
-    # Check 7: the key is the public key in the header, and only a public key.
-    try:
-        key, jkt = dpop_public_key(header.get("jwk"), alg)
-    except ValueError as exc:
-        raise InvalidDPoPProof(str(exc)) from None
-    # Check 6: the signature is made by that very key.
+    head, claims, signing_input, signature = _split(proof)
+    key, jkt = _check_header(head)
+    # Check 6: the signature is made by the very key in the header.
     if not key.verify(signing_input, signature):
         raise InvalidDPoPProof("bad_signature")
 
@@ -176,23 +165,46 @@ def check_binding(principal_jkt: str | None, proof: DPoPProof | None) -> None:
         raise DPoPBindingMismatch()
 
 
-def _split(proof: str) -> tuple[dict[str, object], dict[str, object], bytes, bytes]:
+def _split(proof: str) -> tuple[str, dict[str, object], bytes, bytes]:
     if not isinstance(proof, str) or len(proof) > MAX_PROOF_BYTES or proof.count(".") != 2:
         raise InvalidDPoPProof("malformed")
     head, body, sig = proof.split(".")
     try:
-        header = json.loads(b64url_decode(head).decode("utf-8"))
         claims = json.loads(b64url_decode(body).decode("utf-8"))
         signature = b64url_decode(sig)
         signing_input = f"{head}.{body}".encode("ascii")
     except (ValueError, UnicodeError, RecursionError):
         raise InvalidDPoPProof("malformed") from None
-    if not isinstance(header, dict) or not isinstance(claims, dict):
+    if not isinstance(claims, dict):
+        raise InvalidDPoPProof("malformed")
+    return head, claims, signing_input, signature
+
+
+# A client sends the same header (typ, alg, jwk) on every proof: checking it and parsing its key
+# once per client saves a JSON parse and a key import per request. Failures are not cached.
+@functools.lru_cache(maxsize=1024)
+def _check_header(head: str) -> tuple[PublicKey, str]:
+    try:
+        header = json.loads(b64url_decode(head).decode("utf-8"))
+    except (ValueError, UnicodeError, RecursionError):
+        raise InvalidDPoPProof("malformed") from None
+    if not isinstance(header, dict):
         raise InvalidDPoPProof("malformed")
     # RFC 7515 §4.1.11: an extension we do not understand must not be ignored.
     if "crit" in header:
         raise InvalidDPoPProof("bad_header")
-    return header, claims, signing_input, signature
+    # RFC 9449 §4.3 check 4: the explicit type stops other JWTs being passed off as proofs.
+    if header.get("typ") != "dpop+jwt":
+        raise InvalidDPoPProof("bad_typ")
+    alg = header.get("alg")
+    # Check 5 (RFC 8725 §3.1): an allow-list of asymmetric algorithms; none and HS* never.
+    if not isinstance(alg, str) or alg not in DPOP_ALGORITHMS:
+        raise InvalidDPoPProof("bad_alg")
+    # Check 7: the key is the public key in the header, and only a public key.
+    try:
+        return dpop_public_key(header.get("jwk"), alg)
+    except ValueError as exc:
+        raise InvalidDPoPProof(str(exc)) from None
 
 
 def _same_htu(claimed: object, actual: str) -> bool:
