@@ -275,3 +275,11 @@ def test_personal_data_is_masked_by_the_pii_engine() -> None:
     encoded = chain('"GET /users/zq.canary.logs%40leak-test.example HTTP/1.1" 404')
     assert "zq.canary.logs" not in encoded
     assert "/users/[EMAIL]" in encoded
+
+
+def test_bare_refresh_tokens_are_redacted(chain: logs.RedactionChain) -> None:
+    """A tvr_ refresh token logged without any key name around it is still removed."""
+    token = "tvr_" + "Zm9vYmFyYmF6cXV4" * 3
+    out = chain(f"rotated {token} for usr_1")
+    assert token not in out
+    assert out == "rotated [REFRESH_TOKEN] for usr_1"

@@ -19,7 +19,9 @@ from tokenveil.errors import ConfigurationError
 
 __all__ = [
     "DEFAULT_SECRET_NAMES",
+    "JWT_PATTERN",
     "REDACTED",
+    "REFRESH_TOKEN_PATTERN",
     "BearerRedactor",
     "HeaderRedactor",
     "JWTRedactor",
@@ -27,6 +29,7 @@ __all__ = [
     "QueryStringRedactor",
     "RedactionChain",
     "Redactor",
+    "RefreshTokenRedactor",
     "SecretFieldRedactor",
     "default_chain",
     "scrub_exception",
@@ -106,16 +109,20 @@ class BearerRedactor:
         return self._pattern.sub(rf"\1\2{REDACTED}", text)
 
 
+#: Compact JWS/JWE (RFC 7515 §7.1, RFC 7516 §7.1). A JOSE header is a JSON object, so its
+#: base64url form always starts with ``eyJ``. Shared with the egress filter and transport rules.
+JWT_PATTERN = re.compile(
+    r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"
+    r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"
+)
+#: tokenveil refresh tokens: ``tvr_`` + 256 random bits, base64url (tokens/_refresh.py).
+REFRESH_TOKEN_PATTERN = re.compile(r"\btvr_[A-Za-z0-9_-]{20,}")
+
+
 class JWTRedactor:
-    """Replaces compact JWS/JWE strings (RFC 7515 §7.1, RFC 7516 §7.1).
+    """Replaces compact JWS/JWE strings anywhere in the text."""
 
-    A JOSE header is a JSON object, so its base64url form always starts with ``eyJ``.
-    """
-
-    _pattern = re.compile(
-        r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"
-        r"(?:\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)?"
-    )
+    _pattern = JWT_PATTERN
 
     def __init__(self, replacement: str = "[JWT]") -> None:
         self._replacement = replacement
@@ -124,6 +131,18 @@ class JWTRedactor:
         if "eyJ" not in text:
             return text
         return self._pattern.sub(self._replacement, text)
+
+
+class RefreshTokenRedactor:
+    """Replaces opaque refresh tokens recognised by their prefix (``tvr_`` by default)."""
+
+    def __init__(self, pattern: re.Pattern[str] = REFRESH_TOKEN_PATTERN) -> None:
+        self._pattern = pattern
+
+    def __call__(self, text: str) -> str:
+        if "_" not in text:
+            return text
+        return self._pattern.sub("[REFRESH_TOKEN]", text)
 
 
 class SecretFieldRedactor:
@@ -283,6 +302,7 @@ def default_chain(*, pii: bool = True, pii_operator: str = "redact") -> Redactio
         HeaderRedactor(),
         BearerRedactor(),
         JWTRedactor(),
+        RefreshTokenRedactor(),
         SecretFieldRedactor(),
         QueryStringRedactor(),
     ]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from typing import Any, Literal
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tokenveil.logs._processors import REFRESH_TOKEN_PATTERN
 from tokenveil.pii import Finding, Kind, Operator, Redact, find, find_in_json
 from tokenveil.pii._finding import SECRET_KINDS
 from tokenveil.store._protocols import SecurityEvent
@@ -48,7 +48,6 @@ EGRESS_ROUTE_KEY = "x-tokenveil-egress"
 _TOKEN_KEYS = frozenset({"access_token", "refresh_token", "id_token"})
 _TOKEN_KINDS = frozenset({Kind.JWT, Kind.BEARER_TOKEN, "REFRESH_TOKEN"})
 _ALWAYS = SECRET_KINDS | {"REFRESH_TOKEN"}
-_REFRESH = re.compile(r"\btvr_[A-Za-z0-9_-]{20,}")
 _OVERLAP = 16 * 1024
 
 
@@ -132,7 +131,8 @@ class EgressFilter:
     def scan_text(self, text: str) -> list[_Hit]:
         hits = [_hit(f) for f in find(text, min_confidence=self.min_confidence)]
         hits.extend(
-            _Hit("REFRESH_TOKEN", None, m.start(), m.end()) for m in _REFRESH.finditer(text)
+            _Hit("REFRESH_TOKEN", None, m.start(), m.end())
+            for m in REFRESH_TOKEN_PATTERN.finditer(text)
         )
         return hits
 
@@ -159,7 +159,10 @@ def _token_key_hits(node: Any, path: str) -> list[_Hit]:
 
 def _refresh_hits_json(node: Any, path: str) -> list[_Hit]:
     if isinstance(node, str):
-        return [_Hit("REFRESH_TOKEN", path, m.start(), m.end()) for m in _REFRESH.finditer(node)]
+        return [
+            _Hit("REFRESH_TOKEN", path, m.start(), m.end())
+            for m in REFRESH_TOKEN_PATTERN.finditer(node)
+        ]
     out: list[_Hit] = []
     if isinstance(node, dict):
         for key, value in node.items():

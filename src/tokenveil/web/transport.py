@@ -19,7 +19,6 @@ in query strings and over plain HTTP.
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Iterable, MutableMapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
@@ -29,6 +28,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenveil.errors import ConfigurationError
+from tokenveil.logs._processors import JWT_PATTERN
 from tokenveil.web.errors import send_error
 
 __all__ = [
@@ -50,7 +50,6 @@ QUERY_TOKEN_PARAMS: frozenset[str] = frozenset(
 #: ``scope["state"]`` key a handler or the field policy sets when a response carries PII.
 SENSITIVE_STATE_KEY = "tokenveil.sensitive"
 
-_JWT_VALUE = re.compile(r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.")
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 _LOOPBACK_NAMES = frozenset({"localhost", "testclient"})
 
@@ -210,7 +209,7 @@ class TransportSecurity:
         found = False
         cleaned: list[tuple[str, str]] = []
         for name, value in pairs:
-            if name.lower() in self.query_token_params or _JWT_VALUE.match(value):
+            if name.lower() in self.query_token_params or JWT_PATTERN.match(value):
                 found = True
                 value = "REDACTED"
             cleaned.append((name, value))
