@@ -34,7 +34,9 @@ def make_settings(data_dir: Path, **changes: object) -> Settings:
 async def running(
     settings: Settings, store: Store | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, TokenService, FastAPI]]:
-    app = create_app(settings, store=store, background=False)
+    # The background sync keeps the revocation view fresh, as in a real server; without it
+    # verification fails closed after the staleness limit (invariant 9).
+    app = create_app(settings, store=store, background=True)
     async with app.router.lifespan_context(app):
         service = app.state.tokenveil
         assert isinstance(service, TokenService)
