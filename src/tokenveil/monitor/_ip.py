@@ -73,6 +73,8 @@ def _trusted(ip: IPAddress, networks: tuple[IPNetwork, ...]) -> bool:
     return any(ip.version == net.version and ip in net for net in networks)
 
 
+# Proxies and clients repeat: parsing an address is the costly step, so remember recent ones.
+@lru_cache(maxsize=4096)
 def _parse(value: str) -> IPAddress | None:
     text = value.strip().strip('"')
     if text.startswith("["):  # RFC 7239 §6: "[2001:db8::1]:4711"
