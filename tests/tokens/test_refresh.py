@@ -1,0 +1,120 @@
+"""Refresh-token families: rotation, reuse detection, idle and absolute lifetimes, binding."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.tokens._helpers import Clock
+from tokenveil.errors import InvalidGrant, RefreshTokenReuse
+from tokenveil.store import MemoryStore
+from tokenveil.tokens import REFRESH_TOKEN_PATTERN, RefreshTokens, hash_refresh_token
+
+HOUR = 3600
+
+
+def _tokens(store: MemoryStore, clock: Clock) -> RefreshTokens:
+    return RefreshTokens(store, idle_ttl=24 * HOUR, absolute_ttl=30 * 24 * HOUR, clock=clock)
+
+
+async def test_token_is_opaque_and_stored_only_hashed() -> None:
+    """A refresh token is tvr_ + 256 random bits; the store never sees the value."""
+    store, clock = MemoryStore(), Clock()
+    new = await _tokens(store, clock).start(sub="usr_1", client_id="web", scope=["profile"])
+    assert REFRESH_TOKEN_PATTERN.fullmatch(new.token)
+    assert len(new.token) == 4 + 43
+    assert new.token not in repr(new)
+    assert new.token not in repr(store.__dict__)
+    assert hash_refresh_token(new.token) in repr(store.__dict__)
+
+
+async def test_rotation_returns_a_new_token_in_the_same_family() -> None:
+    """Each use consumes the token and returns a successor in the same family."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=["profile"])
+    second = await tokens.rotate(first.token, client_id="web")
+    assert second.token != first.token
+    assert second.family.id == first.family.id
+
+
+async def test_reuse_revokes_family_and_records_event() -> None:
+    """RFC 9700 §4.14: presenting a consumed token revokes the family, successors included."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=["profile"])
+    second = await tokens.rotate(first.token, client_id="web")
+    with pytest.raises(RefreshTokenReuse):
+        await tokens.rotate(first.token, client_id="web")
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(second.token, client_id="web")
+    family = await store.get_family(first.family.id)
+    assert family is not None
+    assert family.revoke_reason == "reuse"
+    assert [e.kind for e in await store.list_events()] == ["refresh.reuse"]
+
+
+async def test_idle_timeout_expires_an_unused_token() -> None:
+    """A token unused for longer than the idle timeout no longer refreshes."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[])
+    clock.advance(24 * HOUR + 1)
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(first.token, client_id="web")
+
+
+async def test_absolute_lifetime_ends_the_family_even_when_used_daily() -> None:
+    """Daily use keeps the idle timer fresh, but the family dies at its absolute lifetime."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    current = (await tokens.start(sub="usr_1", client_id="web", scope=[])).token
+    for _ in range(59):  # every 12 hours for 29.5 days
+        clock.advance(12 * HOUR)
+        current = (await tokens.rotate(current, client_id="web")).token
+    clock.advance(12 * HOUR + 60)  # used 12 hours ago (idle timeout is 24), but day 30 passed
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(current, client_id="web")
+
+
+async def test_token_bound_to_its_client() -> None:
+    """RFC 6749 §6: another client presenting the token gets nothing, and the family dies."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[])
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(first.token, client_id="other")
+    family = await store.get_family(first.family.id)
+    assert family is not None
+    assert family.revoked_at is not None
+
+
+async def test_dpop_bound_family_rotates_only_with_the_same_key() -> None:
+    """RFC 9449 §5: a DPoP-bound family needs proof of the same key to rotate."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[], dpop_jkt="thumb-A")
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(first.token, client_id="web", dpop_jkt="thumb-B")
+
+
+@pytest.mark.parametrize("garbage", ["", "tvr_short", "eyJhbGciOi.x.y", "tvr_" + "!" * 43])
+async def test_malformed_tokens_refused_without_store_access(garbage: str) -> None:
+    """Anything not shaped like a refresh token is refused before the store is asked."""
+    store = MemoryStore()
+    store.set_unavailable()
+    with pytest.raises(InvalidGrant):
+        await _tokens(store, Clock()).rotate(garbage, client_id="web")
+
+
+async def test_concurrent_rotation_exactly_one_wins() -> None:
+    """Ten concurrent rotations of one token: exactly one succeeds, the rest see reuse."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[])
+    results = await asyncio.gather(
+        *(tokens.rotate(first.token, client_id="web") for _ in range(10)), return_exceptions=True
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, InvalidGrant) for r in results if isinstance(r, BaseException))
