@@ -136,8 +136,14 @@ state = Table(
 events = Table(
     "tv_security_events",
     metadata,
-    # Integer (not BigInteger) so SQLite makes it the rowid alias and numbers it itself.
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    # BIGSERIAL on PostgreSQL (an audit trail outlives 2^31 rows); plain INTEGER on SQLite,
+    # where only that exact type makes the column the auto-numbered rowid.
+    Column(
+        "id",
+        BigInteger().with_variant(Integer, "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
     Column("kind", String(100), nullable=False),
     Column("at", Double, nullable=False),
     Column("details", JSON, nullable=False),
