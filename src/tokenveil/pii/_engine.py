@@ -268,13 +268,18 @@ def _classify_digits(
 
 
 def _iban_span(text: str, s: int, e: int) -> int | None:
-    """End of the longest valid IBAN starting at ``s`` (a trailing upper-case word may stick)."""
+    """End of the valid IBAN starting at ``s``. The pattern may have swallowed a following
+    upper-case word ("DE89 ... 00 AND"), so trailing letters are given back one at a time."""
     cand = text[s:e]
     positions = [i for i, ch in enumerate(cand) if ch != " "]
     compact = cand.replace(" ", "")
-    for length in range(min(len(compact), 34), 14, -1):
+    length = min(len(compact), 34)
+    while length >= 15:
         if v.is_iban(compact[:length]):
             return s + positions[length - 1] + 1
+        if not compact[length - 1].isalpha():
+            return None
+        length -= 1
     return None
 
 

@@ -1,0 +1,337 @@
+"""PII engine benchmark: quality and speed, against scrubadub and Presidio in the same run.
+
+Run ``python -m bench.pii`` (``--quick`` for a short run). Everything is single-threaded, so
+MB/s (10^6 bytes of input per second) is per core. Peers are optional: when one is not installed,
+the benchmark says so and reports the rest.
+
+Quality is measured twice. First on the whole corpus the way tokenveil reports (a JSON finding
+must name the right path; see bench/corpus.py). Then, for the peer comparison, every tool runs on
+the same sample and a finding counts when its text overlaps a planted value of the same kind;
+peer entity types are mapped onto tokenveil kinds (unmapped types such as URL are left out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import platform
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.corpus import NOISE_CLASSES, Document, api_body, generate, score
+from tokenveil import pii
+
+__all__ = ["main"]
+
+SEED = 20261123
+
+_SCRUBADUB_KINDS = {
+    "email": "EMAIL",
+    "phone": "PHONE",
+    "credit_card": "CREDIT_CARD",
+    "social_security_number": "US_SSN",
+    "national_insurance_number": "NATIONAL_ID",
+    "tax_reference_number": "NATIONAL_ID",
+    "credential": "PASSWORD",
+    "name": "PERSON",
+    "address": "ADDRESS",
+    "date_of_birth": "DATE_OF_BIRTH",
+}
+_PRESIDIO_KINDS = {
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "CREDIT_CARD": "CREDIT_CARD",
+    "IBAN_CODE": "IBAN",
+    "US_SSN": "US_SSN",
+    "IP_ADDRESS": "IP_ADDRESS",
+    "PERSON": "PERSON",
+    "LOCATION": "ADDRESS",
+    "DATE_TIME": "DATE_OF_BIRTH",
+    "UK_NHS": "NATIONAL_ID",
+    "UK_NINO": "NATIONAL_ID",
+    "US_ITIN": "NATIONAL_ID",
+    "US_PASSPORT": "NATIONAL_ID",
+    "US_DRIVER_LICENSE": "NATIONAL_ID",
+    "ES_NIF": "NATIONAL_ID",
+    "ES_NIE": "NATIONAL_ID",
+    "IT_FISCAL_CODE": "NATIONAL_ID",
+}
+
+#: A tool under test: body text -> [(kind, matched text)].
+Detector = Callable[[Document], list[tuple[str, str]]]
+
+
+def _value_at(document: Any, path: str) -> str:
+    """The string at a ``$.a.b[0]`` path produced by tokenveil (numbers as their spelling)."""
+    node = document
+    i = 1
+    while i < len(path):
+        if path[i] == ".":
+            j = i + 1
+            while j < len(path) and path[j] not in ".[":
+                j += 1
+            node = node[path[i + 1 : j]]
+            i = j
+        else:
+            value, end = json.JSONDecoder().raw_decode(path, i + 1)
+            node = node[value]
+            i = end + 1
+    return node if isinstance(node, str) else str(node)
+
+
+def _planted(doc: Document) -> list[tuple[str, str]]:
+    if doc.format == "text":
+        return [(label.kind, doc.body[label.start : label.end]) for label in doc.labels]
+    parsed = json.loads(doc.body)
+    out = []
+    for label in doc.labels:
+        assert label.path is not None
+        out.append((label.kind, _value_at(parsed, label.path)[label.start : label.end]))
+    return out
+
+
+@dataclass
+class _ValueScores:
+    tp: int = 0
+    findings: int = 0
+    found: int = 0
+    planted: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.findings if self.findings else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.planted if self.planted else 1.0
+
+
+def _value_score(docs: list[Document], detect: Detector) -> _ValueScores:
+    scores = _ValueScores()
+    for doc in docs:
+        planted = _planted(doc)
+        matched: set[int] = set()
+        for kind, text in detect(doc):
+            scores.findings += 1
+            text = text.strip()
+            hits = [
+                i
+                for i, (pk, pv) in enumerate(planted)
+                if pk == kind and text and (text in pv or pv in text)
+            ]
+            if hits:
+                scores.tp += 1
+                matched.update(hits)
+        scores.planted += len(planted)
+        scores.found += len(matched)
+    return scores
+
+
+def _tokenveil_values(doc: Document) -> list[tuple[str, str]]:
+    if doc.format == "text":
+        return [(f.kind, doc.body[f.start : f.end]) for f in pii.find(doc.body)]
+    parsed = json.loads(doc.body)
+    return [
+        (f.kind, _value_at(parsed, f.path)[f.start : f.end] if f.path else "")
+        for f in pii.find_in_json(doc.body)
+    ]
+
+
+def _scrubadub() -> Detector | None:
+    if importlib.util.find_spec("scrubadub") is None:
+        return None
+    import scrubadub
+
+    scrubber = scrubadub.Scrubber()
+
+    def detect(doc: Document) -> list[tuple[str, str]]:
+        out = []
+        for filth in scrubber.iter_filth(doc.body):
+            kind = _SCRUBADUB_KINDS.get(filth.type)
+            if kind is not None:
+                out.append((kind, filth.text))
+        return out
+
+    return detect
+
+
+def _presidio() -> tuple[Detector | None, str]:
+    """Presidio's pattern recognisers with a blank spaCy pipeline: no model download needed
+    (the default engine fetches en_core_web_lg from the network, which a CI box may not have)."""
+    if importlib.util.find_spec("presidio_analyzer") is None:
+        return None, "not installed (pip install presidio-analyzer)"
+    import spacy
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    class _BlankEngine(SpacyNlpEngine):
+        def __init__(self) -> None:
+            super().__init__(models=[{"lang_code": "en", "model_name": "blank"}])
+
+        def load(self) -> None:
+            self.nlp = {"en": spacy.blank("en")}  # type: ignore[assignment]
+
+    engine = _BlankEngine()
+    engine.load()
+    registry = RecognizerRegistry()
+    registry.load_predefined_recognizers(nlp_engine=engine, languages=["en"])
+    analyzer = AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
+
+    def detect(doc: Document) -> list[tuple[str, str]]:
+        out = []
+        for result in analyzer.analyze(text=doc.body, language="en", score_threshold=0.5):
+            kind = _PRESIDIO_KINDS.get(result.entity_type)
+            if kind is not None:
+                out.append((kind, doc.body[result.start : result.end]))
+        return out
+
+    return detect, "pattern recognisers only (blank spaCy pipeline, no NER model)"
+
+
+def _rate(fn: Callable[[], object], nbytes: int, repeat: int = 3) -> float:
+    """Best-of-``repeat`` MB/s: the machine is shared, the fastest run is the least disturbed."""
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return nbytes / best / 1e6
+
+
+def _quality(docs: list[Document]) -> None:
+    def detect(doc: Document) -> list[tuple[str, str | None, int, int]]:
+        if doc.format == "json":
+            return [(f.kind, f.path, f.start, f.end) for f in pii.find_in_json(doc.body)]
+        return [(f.kind, None, f.start, f.end) for f in pii.find(doc.body)]
+
+    scores = score(docs, detect)
+    print(f"precision {scores.precision:.4f}   recall {scores.recall():.4f}")
+    for kind in sorted(scores.labelled):
+        print(f"  {kind:<14} recall {scores.recall(kind):.4f}  ({scores.labelled[kind]} planted)")
+    noise = ", ".join(f"{cls} {scores.noise_hits[cls]}" for cls in NOISE_CLASSES)
+    print(f"  false positives on look-alike noise: {noise}")
+
+
+def _throughput(docs: list[Document]) -> tuple[float, float]:
+    bodies = [d.body.encode() for d in docs if d.format == "json"]
+    texts = [d.body for d in docs if d.format == "text"]
+    json_bytes = sum(map(len, bodies))
+    text_bytes = sum(len(t.encode()) for t in texts)
+
+    def scan_json() -> None:
+        for body in bodies:
+            pii.find_in_json(body)
+
+    def scan_text() -> None:
+        for text in texts:
+            pii.find(text)
+
+    def parse_only() -> None:
+        for body in bodies:
+            json.loads(body)
+
+    json_rate = _rate(scan_json, json_bytes)
+    text_rate = _rate(scan_text, text_bytes)
+    print(
+        f"corpus JSON bodies ({len(bodies)}, avg {json_bytes // len(bodies)} B):"
+        f" {json_rate:7.1f} MB/s"
+    )
+    print(
+        f"  (json.loads alone on the same bodies:      {_rate(parse_only, json_bytes):7.1f} MB/s)"
+    )
+    print(
+        f"corpus text bodies ({len(texts)}, avg {text_bytes // len(texts)} B):"
+        f" {text_rate:7.1f} MB/s"
+    )
+    return json_rate, text_rate
+
+
+def _curve(max_size: int) -> None:
+    print("API list bodies (1 order in 8 carries a name, email and phone):")
+    size = 1_000
+    while size <= max_size:
+        body = api_body(size, seed=SEED)
+        reps = max(1, 2_000_000 // len(body))
+
+        def run(body: bytes = body, reps: int = reps) -> None:
+            for _ in range(reps):
+                pii.find_in_json(body)
+
+        def clean(body: bytes = body) -> None:
+            pii.mask_json(body)
+
+        count = len(pii.find_in_json(body))
+        rate = _rate(run, len(body) * reps)
+        mask_rate = _rate(clean, len(body), repeat=2)
+        print(
+            f"  {len(body) / 1e3:>9,.0f} KB: find_in_json {rate:6.1f} MB/s, "
+            f"mask_json {mask_rate:6.1f} MB/s, {count} findings"
+        )
+        size *= 10
+
+
+def _peers(sample: list[Document]) -> None:
+    nbytes = sum(len(d.body.encode()) for d in sample)
+    print(f"peer comparison on {len(sample)} documents ({nbytes / 1e3:.0f} KB, JSON as raw text):")
+    tools: list[tuple[str, Detector | None, str]] = [("tokenveil", _tokenveil_values, "")]
+    try:
+        scrub = _scrubadub()
+        tools.append(("scrubadub", scrub, "default detectors" if scrub else "not installed"))
+    except Exception as exc:  # a broken peer install must not hide the other figures
+        tools.append(("scrubadub", None, f"failed to load: {type(exc).__name__}"))
+    try:
+        presidio, note = _presidio()
+        tools.append(("presidio", presidio, note))
+    except Exception as exc:
+        tools.append(("presidio", None, f"failed to load: {type(exc).__name__}"))
+    base_rate = 0.0
+    for name, detect, note in tools:
+        if detect is None:
+            print(f"  {name:<10} skipped: {note}")
+            continue
+        detect(sample[0])  # warm-up: lazy loading is not throughput
+
+        def run(detect: Detector = detect) -> None:
+            for doc in sample:
+                detect(doc)
+
+        rate = _rate(run, nbytes, repeat=1 if name != "tokenveil" else 3)
+        base_rate = base_rate or rate
+        scores = _value_score(sample, detect)
+        ratio = f"tokenveil is {base_rate / rate:,.0f}x faster" if name != "tokenveil" else ""
+        print(
+            f"  {name:<10} {rate:8.3f} MB/s  precision {scores.precision:.3f}  "
+            f"recall {scores.recall:.3f}  {ratio} {('(' + note + ')') if note else ''}"
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print quality, throughput, the size curve and the peer comparison."""
+    parser = argparse.ArgumentParser(prog="python -m bench.pii", description=__doc__)
+    parser.add_argument("--docs", type=int, default=1400, help="corpus size")
+    parser.add_argument("--peer-docs", type=int, default=150, help="sample size for peers")
+    parser.add_argument("--max-size", type=int, default=10_000_000, help="largest API body")
+    parser.add_argument("--quick", action="store_true", help="small corpus, bodies up to 1 MB")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.docs, args.peer_docs, args.max_size = 300, 40, 1_000_000
+    print(f"== tokenveil.pii benchmark (Python {platform.python_version()}, one core) ==")
+    start = time.perf_counter()
+    docs = generate(args.docs, seed=SEED)
+    kinds = Counter(d.format for d in docs)
+    print(
+        f"corpus: {len(docs)} documents ({kinds['json']} JSON, {kinds['text']} text), seed {SEED}"
+    )
+    print(f"   built in {time.perf_counter() - start:.1f}s")
+    _quality(docs)
+    _throughput(docs)
+    _curve(args.max_size)
+    _peers(docs[: args.peer_docs])
+
+
+if __name__ == "__main__":
+    main()
