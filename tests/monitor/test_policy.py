@@ -33,6 +33,7 @@ class Calls:
         self.revoked_tokens: list[tuple[str, float]] = []
         self.revoked_families: list[tuple[str, str]] = []
         self.reauth: list[str] = []
+        self.suspects: list[str] = []
         self.observed: list[tuple[str, str]] = []
 
     async def record_event(self, event: SecurityEvent) -> None:
@@ -47,12 +48,16 @@ class Calls:
     async def require_reauth(self, sub: str) -> None:
         self.reauth.append(sub)
 
+    async def mark_suspect(self, family_id: str) -> None:
+        self.suspects.append(family_id)
+
     def responder(self, webhook: WebhookSender | None = None) -> Responder:
         return Responder(
             record_event=self.record_event,
             revoke_token=self.revoke_token,
             revoke_family=self.revoke_family,
             require_reauth=self.require_reauth,
+            mark_suspect=self.mark_suspect,
             webhook=webhook,
             on_action=lambda a, o: self.observed.append((a, o)),
         )
@@ -83,12 +88,14 @@ async def test_every_action_is_executed_through_its_injected_callable() -> None:
         "revoke_token",
         "revoke_family",
         "require_reauth",
+        "mark_suspect",
     )
     done = await calls.responder().respond(ANOMALY, USE, actions, now=T0)
     assert done == actions
     assert calls.revoked_tokens == [("jti-1", T0 + 600)]
     assert calls.revoked_families == [("fam-1", "monitor:impossible_travel")]
     assert calls.reauth == ["user-42"]
+    assert calls.suspects == ["fam-1"]
     [event] = calls.events
     assert event.kind == "anomaly.impossible_travel"
     assert event.at == T0

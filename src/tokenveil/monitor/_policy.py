@@ -34,7 +34,9 @@ __all__ = [
 
 _log = logging.getLogger("tokenveil.monitor")
 
-Action = Literal["record_event", "webhook", "revoke_token", "revoke_family", "require_reauth"]
+Action = Literal[
+    "record_event", "webhook", "revoke_token", "revoke_family", "require_reauth", "mark_suspect"
+]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 #: Actions after which the request that triggered them should be refused too.
 DENYING: Final = frozenset({"revoke_token", "revoke_family", "require_reauth"})
@@ -61,8 +63,8 @@ class Policy:
         default_factory=lambda: {
             "impossible_travel": ("record_event", "webhook", "revoke_family"),
             "concurrent_family_use": ("record_event", "webhook", "revoke_family"),
-            "ip_spread": ("record_event", "revoke_token"),
-            "burst": ("record_event",),
+            "ip_spread": ("record_event", "revoke_token", "mark_suspect"),
+            "burst": ("record_event", "mark_suspect"),
         }
     )
     default: tuple[Action, ...] = ("record_event",)
@@ -137,6 +139,7 @@ RecordEvent = Callable[[SecurityEvent], Awaitable[None]]
 RevokeToken = Callable[[str, float], Awaitable[None]]
 RevokeFamily = Callable[[str, str], Awaitable[None]]
 RequireReauth = Callable[[str], Awaitable[None]]
+MarkSuspect = Callable[[str], Awaitable[None]]
 ActionObserver = Callable[[str, str], None]
 
 
@@ -146,6 +149,8 @@ class Responder:
     - ``revoke_token(jti, expires_at)``
     - ``revoke_family(family_id, reason)``
     - ``require_reauth(sub)``: e.g. revoke every refresh family of the subject
+    - ``mark_suspect(family_id)``: flag the family (``RefreshStore.mark_suspect``), so
+      ``killswitch purge --revoke-families suspect`` can revoke it later
     - ``record_event(SecurityEvent)``
     - ``webhook``: a :class:`WebhookSender`
 
@@ -160,6 +165,7 @@ class Responder:
         revoke_token: RevokeToken | None = None,
         revoke_family: RevokeFamily | None = None,
         require_reauth: RequireReauth | None = None,
+        mark_suspect: MarkSuspect | None = None,
         webhook: WebhookSender | None = None,
         on_action: ActionObserver | None = None,
     ) -> None:
@@ -167,6 +173,7 @@ class Responder:
         self._revoke_token = revoke_token
         self._revoke_family = revoke_family
         self._require_reauth = require_reauth
+        self._mark_suspect = mark_suspect
         self._webhook = webhook
         self._on_action = on_action
 
@@ -219,6 +226,8 @@ class Responder:
             return self._revoke_family(use.family_id, reason)
         if name == "require_reauth" and self._require_reauth:
             return self._require_reauth(use.sub)
+        if name == "mark_suspect" and self._mark_suspect and use.family_id:
+            return self._mark_suspect(use.family_id)
         if name == "webhook" and self._webhook:
             payload = {"type": "tokenveil.anomaly", "kind": anomaly.kind, "at": now, **details}
             return self._webhook.send(payload)
