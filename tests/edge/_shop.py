@@ -83,7 +83,9 @@ def hardened_app(canaries: Canaries, events: list[SecurityEvent] | None = None) 
         found = users.get(user_id)
         if found is None:
             return Response(status_code=404)
-        return await present(found)
+        response = await present(found)
+        response.headers["X-Debug-User"] = found.email  # same mistake: egress masks it
+        return response
 
     @app.post("/signup")
     async def signup(body: Signup) -> dict[str, str]:

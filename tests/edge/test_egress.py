@@ -64,6 +64,18 @@ def _app(
         request.state.tokenveil_principal = principal
         return await present(Contact(id="c1", email=EMAIL, notes=f"alt {EMAIL}"))
 
+    @app.get("/headers")
+    async def headers(jwt: str) -> Response:
+        return Response(
+            b"{}",
+            media_type="application/json",
+            headers={
+                "X-Debug-User": EMAIL,
+                "Location": f"/next?session={jwt}",
+                "Set-Cookie": f"__Host-tokenveil={jwt}; Secure; HttpOnly; Path=/",
+            },
+        )
+
     @app.get("/text")
     async def text() -> PlainTextResponse:
         return PlainTextResponse(f"contact: {EMAIL}\n")
@@ -210,3 +222,20 @@ async def test_clean_responses_are_byte_identical(mode: EgressMode) -> None:
     async with _client(app) as client:
         response = await client.get("/ok")
     assert response.content == b'{"id":"ord_1","amount":"34.90","items":[1,2,3]}'
+
+
+async def test_response_headers_are_filtered_too(jwt_canary: str) -> None:
+    """Tokens in headers are always masked, PII per mode; Set-Cookie (token transport) is kept."""
+    async with _client(_app("monitor", [])) as client:
+        monitored = await client.get("/headers", params={"jwt": jwt_canary})
+    async with _client(_app("mask", [])) as client:
+        masked = await client.get("/headers", params={"jwt": jwt_canary})
+    async with _client(_app("block", [])) as client:
+        blocked = await client.get("/headers", params={"jwt": jwt_canary})
+    assert monitored.headers["location"] == "/next?session=[JWT]"
+    assert monitored.headers["x-debug-user"] == EMAIL
+    assert masked.headers["x-debug-user"] == "[EMAIL]"
+    assert masked.headers["set-cookie"].startswith(f"__Host-tokenveil={jwt_canary}")
+    assert blocked.status_code == 500
+    assert EMAIL not in str(blocked.headers)
+    assert "x-debug-user" not in blocked.headers

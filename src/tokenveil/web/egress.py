@@ -49,6 +49,31 @@ _TOKEN_KEYS = frozenset({"access_token", "refresh_token", "id_token"})
 _TOKEN_KINDS = frozenset({Kind.JWT, Kind.BEARER_TOKEN, "REFRESH_TOKEN"})
 _ALWAYS = SECRET_KINDS | {"REFRESH_TOKEN"}
 _OVERLAP = 16 * 1024
+#: Headers whose values are protocol metadata, or (Set-Cookie) the token transport itself.
+_UNSCANNED_HEADERS = frozenset(
+    {
+        b"content-type",
+        b"content-length",
+        b"content-encoding",
+        b"transfer-encoding",
+        b"date",
+        b"server",
+        b"etag",
+        b"last-modified",
+        b"cache-control",
+        b"pragma",
+        b"vary",
+        b"x-correlation-id",
+        b"strict-transport-security",
+        b"referrer-policy",
+        b"x-content-type-options",
+        b"www-authenticate",
+        b"allow",
+        b"retry-after",
+        b"set-cookie",
+        b"connection",
+    }
+)
 
 
 def egress_mode(mode: EgressMode) -> dict[str, Any]:
@@ -241,13 +266,16 @@ class _Response:
         if message["type"] == "http.response.start":
             self.start = message
             self.kind = self._kind_of(message)
+            if not await self._filter_headers(message):
+                self.kind = "json"  # blocked: the rest of the original body is swallowed
+                return
             if self.kind == "skip":
                 await self.downstream(message)
             return
+        if self.blocked:
+            return
         if message["type"] != "http.response.body" or self.kind == "skip":
             await self.downstream(message)
-            return
-        if self.blocked:
             return
         body = bytes(message.get("body", b""))
         more = bool(message.get("more_body", False))
@@ -262,6 +290,43 @@ class _Response:
             await self._begin_stream()
             return
         await self._finish_buffered(b"".join(self.chunks))
+
+    async def _filter_headers(self, start: Message) -> bool:
+        """Tokens and undeclared PII in header values (``Location``, debug headers...).
+
+        Set-Cookie is left alone: cookies are the sanctioned way a token travels. Returns
+        False when the response was blocked.
+        """
+        raw: list[tuple[bytes, bytes]] = list(start.get("headers", ()))
+        to_mask: dict[int, list[_Hit]] = {}
+        undeclared: list[_Hit] = []
+        for index, (name, value) in enumerate(raw):
+            if name.lower() in _UNSCANNED_HEADERS:
+                continue
+            text = value.decode("latin-1")
+            found = [
+                _Hit(h.kind, f"header:{name.decode('latin-1').lower()}", h.start, h.end)
+                for h in self.owner.scan_text(text)
+            ]
+            secrets_, pii = self._classify(found)
+            undeclared.extend(pii)
+            if secrets_ or pii:
+                to_mask[index] = secrets_ + pii
+        if not to_mask:
+            return True
+        mode = self.owner.mode_for(self.scope)
+        await self._report(undeclared, mode)
+        if undeclared and mode == "block":
+            await self._block()
+            return False
+        for index, hits in to_mask.items():
+            name, value = raw[index]
+            kept = hits if mode == "mask" else [h for h in hits if h.kind in _ALWAYS]
+            if kept:
+                text = _replace_spans(value.decode("latin-1"), kept, self.owner.operator) or ""
+                raw[index] = (name, text.encode("latin-1", "replace"))
+        start["headers"] = raw
+        return True
 
     def _kind_of(self, start: Message) -> Literal["json", "text", "skip"]:
         headers = MutableHeaders(scope=start)
