@@ -181,7 +181,9 @@ async def test_webhook_error_status_counts_as_a_failed_action() -> None:
 async def test_webhook_refuses_plain_http_and_hides_its_url() -> None:
     """Off loopback the URL must be https; the repr never shows the URL."""
     async with httpx.AsyncClient() as client:
-        with pytest.raises(ConfigurationError):
-            WebhookSender("http://siem.example/hook", client)
+        for insecure in ("http://siem.example/hook", "http://localhost.evil.example/hook"):
+            with pytest.raises(ConfigurationError):
+                WebhookSender(insecure, client)
+        WebhookSender("http://127.0.0.1:9000/hook", client)  # a local relay is fine
         sender = WebhookSender("https://siem.example/hook?token=abc", client)
         assert "abc" not in repr(sender)

@@ -40,6 +40,7 @@ Action = Literal[
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 #: Actions after which the request that triggered them should be refused too.
 DENYING: Final = frozenset({"revoke_token", "revoke_family", "require_reauth"})
+_LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +112,9 @@ class WebhookSender:
         secret: bytes | None = None,
         timeout: float = 3.0,
     ) -> None:
-        if not url.startswith(("https://", "http://127.0.0.1", "http://localhost")):
+        parsed = httpx.URL(url)
+        loopback = parsed.scheme == "http" and parsed.host in _LOOPBACK
+        if parsed.scheme != "https" and not loopback:
             # Invariant 8: reports carry pseudonyms only, but still never over plain HTTP.
             raise ConfigurationError("the monitor webhook URL must use https")
         self._url = url
