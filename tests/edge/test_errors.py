@@ -55,6 +55,12 @@ def _app() -> FastAPI:
     async def http_error(item: str) -> None:
         raise HTTPException(404, detail=f"no item {item}", headers={"X-Debug": item})
 
+    @app.get("/dependency-403")
+    async def dependency_403() -> None:
+        raise HTTPException(
+            403, "no", headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+        )
+
     @app.get("/crash/{secret}")
     async def crash(secret: str) -> None:
         raise RuntimeError(f"db said: {secret}")
@@ -167,3 +173,11 @@ async def test_unhandled_exception_is_generic_500_with_scrubbed_log(
     assert body["correlation_id"] in text
     assert "RuntimeError: [message dropped]" in text
     assert "GET /crash/{secret}" in text
+
+
+async def test_http_exception_body_matches_its_bearer_challenge(client: httpx.AsyncClient) -> None:
+    """A dependency's 403 with error="insufficient_scope" gets the same code in the body."""
+    response = await client.get("/dependency-403")
+    assert response.status_code == 403
+    assert response.json()["error"] == "insufficient_scope"
+    assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'

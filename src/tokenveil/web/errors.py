@@ -56,6 +56,7 @@ logger = logging.getLogger("tokenveil.web")
 
 _STATE_KEY = "tokenveil.correlation_id"
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_CHALLENGE_ERROR = re.compile(r'error="([a-z_]+)"')
 _SAFE_LOC = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 #: Headers an HTTPException may carry through; anything else could echo input.
 _PASSTHROUGH_HEADERS = frozenset({"www-authenticate", "allow", "retry-after"})
@@ -278,6 +279,10 @@ async def _http_exception(request: Request, exc: Exception) -> Response:
     if status < 400 or status in (204, 304):
         return Response(status_code=status, headers=headers)
     code = _HTTP_CODES.get(status, "server_error" if status >= 500 else "invalid_request")
+    challenge = next((v for k, v in headers.items() if k.lower() == "www-authenticate"), "")
+    named = _CHALLENGE_ERROR.search(challenge)
+    if named and named.group(1) in _DESCRIPTIONS:
+        code = named.group(1)  # the body agrees with the RFC 6750 challenge it travels with
     # The detail is never sent: handlers put ids, input and messages in it.
     description = _DESCRIPTIONS.get(code) or _phrase(status)
     return error_response(request.scope, status, code, headers=headers, description=description)
