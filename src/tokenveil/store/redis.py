@@ -296,7 +296,8 @@ class RedisInvalidationListener:
                     parsed = Invalidation.parse(message["data"])
                     if parsed is not None:
                         await self._deliver(parsed)
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except (RedisError, OSError) as exc:
+                # Connection loss above all, but any driver error: the listener must not die.
                 if self._connected.is_set():
                     _log.warning("invalidation channel lost (%s); reconnecting", type(exc).__name__)
                 self._connected.clear()
