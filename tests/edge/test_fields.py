@@ -300,3 +300,12 @@ def test_unknown_mask_is_a_configuration_error() -> None:
 
     with pytest.raises(ConfigurationError):
         PII("EMAIL", mask="hide")  # type: ignore[arg-type]
+
+
+async def test_scope_alone_reveals_when_explicit_reveal_is_off(audit: AuditSink) -> None:
+    """explicit_reveal=False: the scope is enough, and the reveal is still audited."""
+    async with _client(_app(FieldPolicy(audit=audit, explicit_reveal=False))) as client:
+        body = (await client.get("/customers/u-3", headers={"X-Scopes": "pii:email:read"})).json()
+    assert body["email"] == EMAIL
+    assert body["name"] == "[PERSON]"
+    assert [(e.details["field"], e.details["purpose"]) for e in audit.events] == [("email", None)]

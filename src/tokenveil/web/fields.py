@@ -392,7 +392,10 @@ class Presenter:
         else:
             document = [o.model_dump(mode="json", by_alias=True) for o in obj]
             shape = _Shape(items=_Shape(model=type(obj[0]))) if obj else _Shape()
-        allow = self.policy.audit is not None and self.purpose is not None
+        # No audit sink, no reveal; an explicit-reveal policy also needs a stated purpose.
+        allow = self.policy.audit is not None and (
+            self.purpose is not None or not self.policy.explicit_reveal
+        )
         walk = _Walk(self.policy, who, self.requested, self.purpose, allow)
         result = walk.value(document, shape, "$")
         if walk.reveals and not await self._audit(who, walk.reveals):
