@@ -178,3 +178,59 @@ def test_sync_client_works_with_the_same_auth(alg: str) -> None:
     assert claims["htu"] == "https://api.test/x"
     assert claims["htm"] == "GET"
     assert claims["ath"] == access_token_hash("t.o.k")
+
+
+def _nonce_of(request: httpx.Request) -> object:
+    return json.loads(b64url_decode(request.headers["DPoP"].split(".")[1])).get("nonce")
+
+
+def test_token_endpoint_400_with_a_new_nonce_is_retried_once() -> None:
+    """RFC 9449 §8: a 400 bringing DPoP-Nonce is retried with it; the retry carries the nonce."""
+    proofs: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        # The auth flow re-signs the same Request object, so record the proof as it arrives.
+        proofs.append(request.headers["DPoP"])
+        if _nonce_of(request) != "srv-1":
+            nonce = {"DPoP-Nonce": "srv-1"}
+            return httpx.Response(400, json={"error": "use_dpop_nonce"}, headers=nonce)
+        return httpx.Response(200, json={"access_token": "t"})
+
+    auth = DPoPAuth(clock=lambda: NOW)
+    with httpx.Client(transport=httpx.MockTransport(handler), auth=auth) as c:
+        response = c.post("https://as.test/oauth/token", data={"grant_type": "password"})
+    assert response.status_code == 200
+    nonces = [json.loads(b64url_decode(p.split(".")[1])).get("nonce") for p in proofs]
+    assert nonces == [None, "srv-1"]
+    assert proofs[0] != proofs[1]  # a fresh proof, new jti
+
+
+def test_400_without_a_nonce_is_not_retried() -> None:
+    """An ordinary 400 (bad credentials) is returned as is, never re-sent."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(400, json={"error": "invalid_grant"})
+
+    with httpx.Client(
+        transport=httpx.MockTransport(handler), auth=DPoPAuth(clock=lambda: NOW)
+    ) as c:
+        assert c.post("https://as.test/oauth/token").status_code == 400
+    assert len(seen) == 1
+
+
+def test_nonce_sent_with_a_success_is_used_next_time() -> None:
+    """A DPoP-Nonce on a 200 is kept for the next request without any retry."""
+    seen: list[object] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(_nonce_of(request))
+        return httpx.Response(200, headers={"DPoP-Nonce": f"n{len(seen)}"})
+
+    with httpx.Client(
+        transport=httpx.MockTransport(handler), auth=DPoPAuth(clock=lambda: NOW)
+    ) as c:
+        c.get("https://api.test/a")
+        c.get("https://api.test/b")
+    assert seen == [None, "n1"]

@@ -169,3 +169,18 @@ async def test_failing_callback_does_not_stop_the_listener(
         await revocations.bump_state_version()
         items = await inbox.wait_for(2)
     assert items[1] == Invalidation("version", 2)
+
+
+async def test_foreign_messages_on_the_channel_are_skipped(
+    client: Redis, prefix: str, redis_url: str
+) -> None:
+    """Garbage published on the channel is ignored and the next real change still arrives."""
+    revocations = RedisRevocations(client, prefix=prefix)
+    inbox = Inbox()
+    async with _listener(redis_url, inbox, revocations.channel):
+        await inbox.wait_for(1)
+        await client.publish(revocations.channel, b"{not json")
+        await client.publish(revocations.channel, b'{"type": "drop", "version": 1}')
+        await revocations.bump_state_version()
+        items = await inbox.wait_for(2)
+    assert items == [Invalidation("resync"), Invalidation("version", 1)]
