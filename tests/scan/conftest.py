@@ -32,7 +32,7 @@ def _serve(asgi_app: FastAPI) -> Iterator[str]:
     server = _Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the test app did not start")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.scan._recorded import BASE, exchange, observe, protected, token
 from tokenveil.scan import Endpoint, Severity, Target, TokenSet
 from tokenveil.scan._checks._exposure import (
@@ -27,13 +29,14 @@ def _target(access: str, user2: str | None = None) -> Target:
     return Target(BASE, tokens=tokens)
 
 
-def test_pii_in_login_answer_is_medium_and_named_by_path() -> None:
-    """The token endpoint should answer tokens, not a profile."""
-    login = exchange("login", "POST /token", body={"access_token": "x", "user": {"email": EMAIL}})
-    (f,) = check_token_responses(observe(login))
+@pytest.mark.parametrize("kind", ["login", "refresh", "introspect"])
+def test_pii_in_token_endpoint_answers_is_medium_and_named_by_path(kind: str) -> None:
+    """Login, refresh and introspection should answer tokens and metadata, not a profile."""
+    answer = exchange(kind, "POST /token", body={"access_token": "x", "user": {"email": EMAIL}})
+    (f,) = check_token_responses(observe(answer))
     assert f.id == "TV-PII-001"
     assert f.severity is Severity.MEDIUM
-    assert f.evidence == ("login response EMAIL at $.user.email",)
+    assert f.evidence == (f"{kind} response EMAIL at $.user.email",)
 
 
 def test_pii_on_identity_route_is_only_low() -> None:

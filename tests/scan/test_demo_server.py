@@ -72,7 +72,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         env=_env(),
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 90
     while True:
         try:
             if httpx.get(f"{base}/.well-known/jwks.json", timeout=1).status_code == 200:
@@ -81,7 +81,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             pass
         if time.monotonic() > deadline or proc.poll() is not None:
             proc.kill()
-            pytest.fail("tokenveil serve did not start within 30 s")
+            pytest.fail("tokenveil serve did not start within 90 s")
         time.sleep(0.1)
     try:
         yield base

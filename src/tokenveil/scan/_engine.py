@@ -164,6 +164,7 @@ class Scanner:
         await self._bola()
         await self._transport(protected)
         await self._refresh()
+        await self._introspect()
         await self._revoke(protected)
 
     @property
@@ -456,6 +457,20 @@ class Scanner:
             fresh = tokens_from_response(json_body(ex), ex.response)
             if fresh.access:
                 self.target.tokens["user1-refreshed"] = fresh
+
+    async def _introspect(self) -> None:
+        """--active only (it is a POST): ask the RFC 7662 endpoint about our own token, to see
+        whether its answer carries personal data (TV-PII-001)."""
+        url = self.target.metadata.get("introspection_endpoint")
+        token = self._access()
+        if not self.options.active or not url or token is None or not self._d.allows(str(url)):
+            return
+        fields = {"token": token, "token_type_hint": "access_token"}
+        if self.options.client_id:
+            fields["client_id"] = self.options.client_id
+        await self._d.send(
+            "introspect", f"POST {urlsplit(str(url)).path}", "POST", str(url), data=fields
+        )
 
     async def _revoke(self, protected: list[Endpoint]) -> None:
         """--active only: revoke (RFC 7009 endpoint from RFC 8414 metadata) or log out (a POST
