@@ -1,0 +1,49 @@
+"""What every scan phase shares: the options, the target model, the driver and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urljoin
+
+from tokenveil.scan._checks import Observations
+from tokenveil.scan._checks._base import protected_endpoints
+from tokenveil.scan._driver import Driver
+from tokenveil.scan._model import Endpoint, Exchange, Target
+from tokenveil.scan._options import ScanOptions
+
+__all__ = ["Session"]
+
+
+class Session:
+    """State and helpers of one scan; the phase mixins (recon, probes) build on it."""
+
+    options: ScanOptions
+    target: Target
+    driver: Driver | None
+    notes: list[str]
+    _clock: Callable[[], float]
+
+    @property
+    def _d(self) -> Driver:
+        assert self.driver is not None
+        return self.driver
+
+    def _url(self, path: str) -> str:
+        return urljoin(self.target.base_url + "/", path.lstrip("/"))
+
+    async def _get(
+        self, probe: str, endpoint: str, url: str, *, token: str | None = None, user: str = "user1"
+    ) -> Exchange:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        return await self._d.send(probe, endpoint, "GET", url, headers=headers, user=user)
+
+    def _access(self, user: str = "user1") -> str | None:
+        tokens = self.target.tokens.get(user)
+        return tokens.access if tokens else None
+
+    def _observations(self) -> Observations:
+        return Observations(self.target, tuple(self._d.exchanges), self._clock())
+
+    def _protected(self) -> list[Endpoint]:
+        keys = protected_endpoints(self._observations())
+        return [e for e in self.target.endpoints if e.key in keys and e.method == "GET"]
