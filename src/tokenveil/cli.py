@@ -1,4 +1,4 @@
-"""``tokenveil``: serve | users | clients | keys | pii | scan.
+"""``tokenveil``: serve | users | clients | keys | killswitch | pii | scan.
 
 Every command takes ``--data-dir`` (default ``$TOKENVEIL_DATA_DIR``, else ``./.tokenveil``).
 Commands that change state work while the server runs: they write to the store and bump its
@@ -39,9 +39,14 @@ app = typer.Typer(
 users_app = typer.Typer(help="Manage users (resource owners).", no_args_is_help=True)
 clients_app = typer.Typer(help="Manage OAuth clients.", no_args_is_help=True)
 keys_app = typer.Typer(help="Signing keys: list, rotate, revoke.", no_args_is_help=True)
+killswitch_app = typer.Typer(
+    help="Emergency: reject every access token issued so far, on every instance.",
+    no_args_is_help=True,
+)
 app.add_typer(users_app, name="users")
 app.add_typer(clients_app, name="clients")
 app.add_typer(keys_app, name="keys")
+app.add_typer(killswitch_app, name="killswitch")
 
 
 def _mount_optional() -> None:
@@ -115,6 +120,9 @@ def serve(
         # Plain HTTP is accepted from loopback clients only; anything else must come over TLS
         # (directly or through a trusted proxy).
         settings = settings.replace(development=True)
+    if "TOKENVEIL_MONITORING" not in os.environ:
+        # The demo server shows every defence; a library user opts in through settings.
+        settings = settings.replace(monitoring=True)
     shown = settings.data_dir
     base = f"http://{host}:{port}"
     err.print(
@@ -279,6 +287,39 @@ def keys_revoke(
 
     _run(_settings(data_dir), action)
     out.print(f"revoked key {kid}")
+
+
+@killswitch_app.command("purge")
+def killswitch_purge(
+    data_dir: DataDir = None,
+    rotate_keys: Annotated[
+        bool,
+        typer.Option(
+            "--rotate-keys", help="Emergency key rotation: revoke every key, start new ones."
+        ),
+    ] = False,
+    revoke_families: Annotated[
+        str,
+        typer.Option(
+            "--revoke-families",
+            metavar="suspect|unbound|all|USER",
+            help="Also revoke refresh families: flagged by the monitor, not DPoP-bound, all, "
+            "or one user's (those users must log in again).",
+        ),
+    ] = "none",
+) -> None:
+    """Reject every access token issued before now; running servers apply it within a second
+    (at once with Redis). Clients with a surviving refresh token renew silently."""
+    from tokenveil.killswitch import PurgeReport
+
+    async def action(service: TokenService) -> PurgeReport:
+        return await service.purge(rotate_keys=rotate_keys, revoke_families=revoke_families)
+
+    report = _run(_settings(data_dir), action)
+    out.print(f"kill switch fired: access tokens issued before {_when(report.cutoff)} rejected")
+    if report.keys_rotated:
+        out.print(f"  {report.keys_revoked} key(s) revoked; active key is now {report.active_kid}")
+    out.print(f"  refresh families revoked ({report.families}): {report.families_revoked}")
 
 
 def main() -> None:

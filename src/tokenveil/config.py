@@ -62,6 +62,13 @@ class Settings:
     state_poll_interval: float = 1.0
     extra_claims: tuple[str, ...] = ()
 
+    #: Key prefix (and invalidation channel prefix) in Redis; instances of one deployment share it.
+    redis_prefix: str = "tokenveil:"
+    #: Feed every verified request to the token-use monitor (``tokenveil serve`` turns it on).
+    monitoring: bool = False
+    #: RFC 9449 §8/§9: demand a server nonce in every DPoP proof.
+    dpop_nonces: bool = False
+
     def __post_init__(self) -> None:
         if self.signing_alg not in ALGORITHMS:
             raise ConfigurationError(f"signing_alg must be one of {', '.join(ALGORITHMS)}")
@@ -78,6 +85,8 @@ class Settings:
                 InsecureSettingWarning,
                 stacklevel=3,
             )
+        if self.state_poll_interval <= 0:
+            raise ConfigurationError("state_poll_interval must be positive")
         if self.max_token_bytes < 512:
             raise ConfigurationError("max_token_bytes is too small to hold any access token")
 

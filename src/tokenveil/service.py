@@ -3,8 +3,12 @@
 :class:`TokenService` is what ``tokenveil serve`` runs and what the CLI drives. It keeps each
 instance's in-memory view (keys, revoked ``jti``\\ s, the kill-switch cut-off) in step with the
 store by polling a state version, so a change made by the CLI or by another instance takes
-effect within ``state_poll_interval`` seconds. If the store cannot be read, the view goes stale
-and verification fails closed (security invariant 9).
+effect within ``state_poll_interval`` seconds. With Redis (``settings.redis_url``) the shared
+revocation state lives there and every change is pushed by pub/sub, so instances apply it at once
+and polling is only the fallback. If the store cannot be read, the view goes stale and
+verification fails closed (security invariant 9).
+
+The kill switch is :meth:`TokenService.purge` (see :mod:`tokenveil.killswitch`).
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import secrets
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from tokenveil._passwords import hash_password, verify_password
 from tokenveil._principal import Principal
 from tokenveil.config import Settings
+from tokenveil.defence import Defence, build_defence
+from tokenveil.dpop import InvalidDPoPProof
 from tokenveil.errors import (
     InvalidClient,
     InvalidGrant,
@@ -31,7 +38,15 @@ from tokenveil.errors import (
     UnauthorizedClient,
 )
 from tokenveil.keys import KeyEncryptor, KeyRing
+from tokenveil.killswitch import (
+    FamilySelection,
+    PurgeReport,
+    next_cutoff,
+    parse_families,
+    revoke_selected_families,
+)
 from tokenveil.store import Client, SecurityEvent, Store, User, open_store
+from tokenveil.store.scaled import ScaledStore
 from tokenveil.tokens import (
     AccessTokenVerifier,
     ClaimsPolicy,
@@ -41,11 +56,16 @@ from tokenveil.tokens import (
 )
 from tokenveil.tokens._refresh import REFRESH_TOKEN_PATTERN
 
-__all__ = ["TokenResponse", "TokenService"]
+if TYPE_CHECKING:
+    from tokenveil.store.redis import Invalidation, RedisInvalidationListener
+
+__all__ = ["CLIENT_ONLY_SCOPES", "TokenResponse", "TokenService"]
 
 log = logging.getLogger("tokenveil.service")
 Clock = Callable[[], float]
 _KEY_MAINTENANCE_EVERY = 60.0
+#: Scopes only a confidential client can hold, through client_credentials, never a user login.
+CLIENT_ONLY_SCOPES = frozenset({"admin:killswitch"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +99,9 @@ class TokenService:
         self.keyring = keyring
         self._clock = clock
         self.revocations = RevocationView()
+        # The monitor ties uses of access tokens to their login through ``sid`` (the refresh
+        # family id: random, no personal data), so it can flag or revoke the family.
+        extra = (*settings.extra_claims, "sid") if settings.monitoring else settings.extra_claims
         self.verifier = AccessTokenVerifier(
             keyring,
             issuer=settings.issuer,
@@ -93,8 +116,10 @@ class TokenService:
             issuer=settings.issuer,
             audience=settings.audience,
             ttl=settings.access_ttl,
-            policy=ClaimsPolicy.with_extra(settings.extra_claims),
+            policy=ClaimsPolicy.with_extra(extra),
             clock=clock,
+            # Tokens issued after a purge must pass its cut-off even within the same second.
+            not_before=lambda: self.revocations.cutoff,
         )
         self.refresh = RefreshTokens(
             store,
@@ -102,7 +127,11 @@ class TokenService:
             absolute_ttl=settings.refresh_absolute_ttl,
             clock=clock,
         )
+        self.defence = Defence(base_url=settings.issuer, clock=clock)
         self._task: asyncio.Task[None] | None = None
+        self._listener: RedisInvalidationListener | None = None
+        self._listener_task: asyncio.Task[None] | None = None
+        self._sync_lock = asyncio.Lock()
         self._last_maintenance = 0.0
 
     @classmethod
@@ -114,6 +143,10 @@ class TokenService:
             if settings.database_url is None:
                 settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             store = open_store(settings.sqlalchemy_url)
+            if settings.redis_url:
+                from tokenveil.store.scaled import open_scaled
+
+                store = open_scaled(store, settings.redis_url, prefix=settings.redis_prefix)
         await store.open()
         encryptor = KeyEncryptor.from_settings(settings.kek, settings.kek_path)
         keyring = KeyRing(
@@ -125,10 +158,20 @@ class TokenService:
             clock=clock,
         )
         service = cls(settings, store, keyring, clock)
+        redis = store.redis if isinstance(store, ScaledStore) else None
+        service.defence = build_defence(settings, service, redis=redis, clock=clock)
         if not await store.list_keys():
             await keyring.ensure()
-            await store.bump_state_version()
-        await service.sync(force=True)
+            with contextlib.suppress(StoreUnavailable):  # the first sync below reports it
+                await store.bump_state_version()
+        await keyring.load()
+        # Until the first successful sync nothing is verified (invariant 9). A revocation store
+        # that is down at start-up is not fatal: the background sync recovers by itself.
+        service.revocations.fresh_until = 0.0
+        try:
+            await service.sync(force=True)
+        except StoreUnavailable:
+            log.error("revocation store unreachable at start; verification fails closed")
         return service
 
     # -- keeping in step with the store ---------------------------------------------------
@@ -140,16 +183,39 @@ class TokenService:
 
     async def sync(self, *, force: bool = False) -> bool:
         """Reload keys and revocations when the store's state version moved. True if reloaded."""
-        now = self._clock()
-        version = await self.store.state_version()
-        changed = force or version != self.revocations.version
-        if changed:
-            await self.keyring.load()
-            self.revocations.jtis = await self.store.revoked_jtis(now)
-            self.revocations.cutoff = await self.store.get_cutoff() or 0.0
-            self.revocations.version = version
-        self.revocations.fresh_until = now + self.staleness_limit
-        return changed
+        async with self._sync_lock:
+            now = self._clock()
+            version = await self.store.state_version()
+            changed = force or version != self.revocations.version
+            if changed:
+                await self.keyring.load()
+                jtis = await self.store.revoked_jtis(now)
+                cutoff = await self.store.get_cutoff() or 0.0
+                # Swap in complete state only: a half-read view would be worse than a stale one.
+                self.revocations.jtis = jtis
+                self.revocations.cutoff = cutoff
+                self.revocations.version = version
+            self.revocations.fresh_until = now + self.staleness_limit
+            return changed
+
+    async def _on_invalidation(self, message: Invalidation) -> None:
+        """A change pushed by another instance (Redis pub/sub): apply it now.
+
+        A jti or cut-off that follows the version we hold is applied from the message itself
+        (no round trip); anything else (a key change, a gap, a reconnection) reloads.
+        """
+        view = self.revocations
+        async with self._sync_lock:
+            next_one = message.version is not None and message.version == view.version + 1
+            if next_one and message.type == "revoke_jti" and message.jti:
+                view.jtis.add(message.jti)
+                view.version = message.version or view.version
+                return
+            if next_one and message.type == "cutoff" and message.cutoff is not None:
+                view.cutoff = max(view.cutoff, message.cutoff)
+                view.version = message.version or view.version
+                return
+        await self.sync(force=message.type == "resync")
 
     async def maintain_keys(self) -> bool:
         """Scheduled rotation and clean-up. True when the key set changed."""
@@ -175,9 +241,18 @@ class TokenService:
         await self._event("key.revoked", kid=kid)
 
     def start_background(self) -> None:
-        """Poll the store and rotate keys on schedule until :meth:`close`."""
+        """Poll the store and rotate keys on schedule until :meth:`close`; with Redis, also
+        listen for pushed invalidations."""
         if self._task is None:
             self._task = asyncio.create_task(self._background(), name="tokenveil-sync")
+        if self._listener is None and isinstance(self.store, ScaledStore):
+            from tokenveil.store.redis import RedisInvalidationListener
+
+            self._listener = RedisInvalidationListener(
+                self.store.redis_url, self._on_invalidation, channel=self.store.channel
+            )
+            self._listener_task = asyncio.create_task(self._listener.start())
+        self._last_maintenance = self._clock()
 
     async def _background(self) -> None:
         was_down = False
@@ -197,6 +272,9 @@ class TokenService:
             await asyncio.sleep(self.settings.state_poll_interval)
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -281,44 +359,145 @@ class TokenService:
     # -- grants (RFC 6749 §4.3, §6, §4.4) --------------------------------------------------
 
     async def password_grant(
-        self, client: Client, username: str, password: str, scope: str | None
+        self,
+        client: Client,
+        username: str,
+        password: str,
+        scope: str | None,
+        *,
+        jkt: str | None = None,
     ) -> TokenResponse:
+        """RFC 6749 §4.3; with ``jkt`` (a verified DPoP proof's key) the tokens are bound."""
         _require_grant(client, "password")
+        _require_dpop(client, jkt)
         user = await self.store.get_user_by_username(username) if username else None
         ok = await verify_password(user.password_hash if user else None, password)
         if user is None or not ok or user.disabled:
             raise InvalidGrant("invalid username or password")
-        granted = _grant_scopes(scope, set(user.scopes) & set(client.scopes))
-        access = self.issuer.issue(sub=user.id, client_id=client.client_id, scope=granted)
-        refresh = None
+        granted = _grant_scopes(scope, (set(user.scopes) & set(client.scopes)) - CLIENT_ONLY_SCOPES)
+        await self._catch_up()
+        refresh, sid = None, None
         if "refresh_token" in client.grant_types:
-            new = await self.refresh.start(sub=user.id, client_id=client.client_id, scope=granted)
-            refresh = new.token
+            new = await self.refresh.start(
+                sub=user.id, client_id=client.client_id, scope=granted, dpop_jkt=jkt
+            )
+            refresh, sid = new.token, new.family.id
+        access = self.issuer.issue(
+            sub=user.id, client_id=client.client_id, scope=granted, jkt=jkt, extra=self._sid(sid)
+        )
         await self._event("token.issued", grant="password", sub=user.id, client_id=client.client_id)
-        return TokenResponse(access.token, access.expires_in, access.scope, refresh)
+        return TokenResponse(
+            access.token, access.expires_in, access.scope, refresh, _token_type(jkt)
+        )
 
     async def refresh_grant(
-        self, client: Client, refresh_token: str, scope: str | None
+        self, client: Client, refresh_token: str, scope: str | None, *, jkt: str | None = None
     ) -> TokenResponse:
+        """RFC 6749 §6. A DPoP-bound family rotates only with a proof by its key (RFC 9449 §5)."""
         _require_grant(client, "refresh_token")
-        new = await self.refresh.rotate(refresh_token, client_id=client.client_id)
+        _require_dpop(client, jkt)
+        new = await self.refresh.rotate(refresh_token, client_id=client.client_id, dpop_jkt=jkt)
         family = new.family
         user = await self.store.get_user(family.sub)
         if user is None or user.disabled:
             await self.store.revoke_family(family.id, self._clock(), "user_gone")
             raise InvalidGrant()
         # RFC 6749 §6: a refresh may narrow the scope, never widen it.
-        granted = _grant_scopes(scope, set(family.scope))
-        access = self.issuer.issue(sub=family.sub, client_id=client.client_id, scope=granted)
-        return TokenResponse(access.token, access.expires_in, access.scope, new.token)
+        granted = _grant_scopes(scope, set(family.scope) - CLIENT_ONLY_SCOPES)
+        await self._catch_up()
+        access = self.issuer.issue(
+            sub=family.sub,
+            client_id=client.client_id,
+            scope=granted,
+            jkt=jkt,
+            extra=self._sid(family.id),
+        )
+        return TokenResponse(
+            access.token, access.expires_in, access.scope, new.token, _token_type(jkt)
+        )
 
-    async def client_credentials_grant(self, client: Client, scope: str | None) -> TokenResponse:
+    async def client_credentials_grant(
+        self, client: Client, scope: str | None, *, jkt: str | None = None
+    ) -> TokenResponse:
         _require_grant(client, "client_credentials")
+        _require_dpop(client, jkt)
         if client.secret_hash is None:
             raise UnauthorizedClient("client_credentials needs a confidential client")
         granted = _grant_scopes(scope, set(client.scopes))
-        access = self.issuer.issue(sub=client.client_id, client_id=client.client_id, scope=granted)
-        return TokenResponse(access.token, access.expires_in, access.scope)
+        await self._catch_up()
+        access = self.issuer.issue(
+            sub=client.client_id, client_id=client.client_id, scope=granted, jkt=jkt
+        )
+        return TokenResponse(
+            access.token, access.expires_in, access.scope, token_type=_token_type(jkt)
+        )
+
+    def _sid(self, family_id: str | None) -> dict[str, object] | None:
+        if family_id is None or not self.settings.monitoring:
+            return None
+        return {"sid": family_id}
+
+    async def _catch_up(self) -> None:
+        """Before signing, learn of any purge or key change made elsewhere (one read), so a
+        token issued after a kill switch is signed by the new key and stamped past the cut-off."""
+        await self.sync()
+
+    # -- the kill switch ------------------------------------------------------------------
+
+    async def purge(
+        self, *, rotate_keys: bool = False, revoke_families: str | FamilySelection = "none"
+    ) -> PurgeReport:
+        """Kill switch: reject every access token issued until now, on every instance.
+
+        ``rotate_keys``: emergency rotation, every existing key revoked and a new active and
+        next key created. ``revoke_families``: ``none``, ``suspect`` (flagged by the monitor),
+        ``unbound`` (not DPoP-bound), ``all``, or a login name. Clients whose family survives
+        renew silently with their refresh token; the others must log in again.
+        """
+        selection = (
+            revoke_families
+            if isinstance(revoke_families, FamilySelection)
+            else parse_families(revoke_families)
+        )
+        sub = None
+        if selection.kind == "user":
+            user = await self.store.get_user_by_username(selection.username or "")
+            if user is None:
+                raise InvalidRequest("no such user")
+            sub = user.id
+        active_kid, keys_revoked = None, 0
+        if rotate_keys:
+            active_kid, keys_revoked = await self.keyring.emergency_rotate()
+            self.verifier.forget()
+            # Instances reload keys on this bump, before the cut-off below sends clients to
+            # refresh: the tokens they get then are signed by the new key.
+            await self.store.bump_state_version()
+        families = await revoke_selected_families(self.store, selection, self._clock(), sub=sub)
+        # The cut-off is taken last: a token issued while the purge ran is rejected too.
+        cutoff = next_cutoff(self._clock(), await self.store.get_cutoff())
+        await self.store.set_cutoff(cutoff)  # bumps the version and, with Redis, publishes
+        self.revocations.cutoff = max(self.revocations.cutoff, cutoff)
+        report = PurgeReport(
+            cutoff=cutoff,
+            families=selection.kind,
+            families_revoked=families,
+            keys_rotated=rotate_keys,
+            keys_revoked=keys_revoked,
+            active_kid=active_kid,
+        )
+        await self._event(
+            "killswitch.purge",
+            families=selection.kind,
+            families_revoked=families,
+            keys_rotated=int(rotate_keys),
+            keys_revoked=keys_revoked,
+        )
+        log.warning(
+            "kill switch fired: cut-off set, %d key(s) revoked, %d refresh family(ies) revoked",
+            keys_revoked,
+            families,
+        )
+        return report
 
     # -- revocation and introspection (RFC 7009, RFC 7662) ---------------------------------
 
@@ -356,15 +535,18 @@ class TokenService:
             p = self.verifier.verify(token)
         except (InvalidToken, StoreError):
             return {"active": False}
-        return {
+        answer: dict[str, object] = {
             "active": True,
             "scope": " ".join(sorted(p.scopes)),
             "client_id": p.client_id,
             "sub": p.sub,
             "exp": p.expires_at,
             "iat": p.issued_at,
-            "token_type": "Bearer",
+            "token_type": _token_type(p.jkt),
         }
+        if p.jkt is not None:
+            answer["cnf"] = {"jkt": p.jkt}  # RFC 9449 §6.2
+        return answer
 
     async def _event(self, kind: str, **details: str | int | float | None) -> None:
         await self.store.record_event(SecurityEvent(kind, self._clock(), details))
@@ -373,6 +555,16 @@ class TokenService:
 def _require_grant(client: Client, grant: str) -> None:
     if grant not in client.grant_types:
         raise UnauthorizedClient()
+
+
+def _require_dpop(client: Client, jkt: str | None) -> None:
+    # RFC 9449 §5: a client registered as DPoP-bound gets no token without a proof.
+    if client.dpop_bound and jkt is None:
+        raise InvalidDPoPProof("missing")
+
+
+def _token_type(jkt: str | None) -> str:
+    return "DPoP" if jkt is not None else "Bearer"  # RFC 9449 §5
 
 
 def _grant_scopes(requested: str | None, allowed: set[str]) -> set[str]:

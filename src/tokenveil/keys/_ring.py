@@ -5,6 +5,9 @@ Lifecycle::
     next ──rotate──▶ active ──rotate──▶ retiring ──(every token it signed expired)──▶ removed
       └──────────────────┴──────────────────┴──revoke──▶ revoked (rejected at once)
 
+``emergency_rotate`` (the kill switch) revokes every key at once and starts a fresh active and
+next key.
+
 A *next* key is published in the JWKS one rotation period before it signs anything, so resource
 servers that cache the JWKS know it in time. A *retiring* key only verifies, until the longest
 lifetime of a token it signed has passed. A *revoked* key verifies nothing from the instant it is
@@ -156,6 +159,24 @@ class KeyRing:
         if await self._drop_expired(now):
             await self.load()
         return False
+
+    async def emergency_rotate(self) -> tuple[str, int]:
+        """Kill switch: revoke every key (next included) and start a new active and next key.
+
+        A leaked key store exposes the *next* key as much as the active one, so none of them is
+        promoted. Returns the new active ``kid`` and how many keys were revoked. The new active
+        key is stored before the old ones are revoked, so signing never lacks a key.
+        """
+        await self.load()
+        now = self._clock()
+        old = [k for k in self._stored.values() if k.state != "revoked"]
+        fresh = self._new_key("active", now)
+        await self._put(fresh)
+        await self._put(self._new_key("next", now))
+        for key in old:
+            await self._store.put_key(replace(key, state="revoked", revoked_at=now))
+        await self.load()
+        return fresh.kid, len(old)
 
     async def revoke(self, kid: str) -> None:
         """Revoke at once. If ``kid`` was the active key, the next key takes over now."""

@@ -1,7 +1,14 @@
-"""Issue RFC 9068 access tokens with minimal claims, checked by the claims policy."""
+"""Issue RFC 9068 access tokens with minimal claims, checked by the claims policy.
+
+``iat`` is a whole second (RFC 7519 §2 NumericDate, as every JWT library writes it) while the
+kill-switch cut-off is a float. An issuer given the current cut-off (``not_before``) stamps
+``iat = max(int(now), ceil(cutoff))``: a token issued in the same second as a purge, after it,
+is never mistaken for one issued before it.
+"""
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +51,7 @@ class TokenIssuer:
         ttl: int = 600,
         policy: ClaimsPolicy | None = None,
         clock: Clock = time.time,
+        not_before: Callable[[], float] | None = None,
     ) -> None:
         self._keys = keys
         self._issuer = issuer
@@ -51,6 +59,7 @@ class TokenIssuer:
         self._ttl = ttl
         self._policy = policy or ClaimsPolicy()
         self._clock = clock
+        self._not_before = not_before
 
     def issue(
         self,
@@ -62,6 +71,8 @@ class TokenIssuer:
         extra: Mapping[str, object] | None = None,
     ) -> IssuedToken:
         now = int(self._clock())
+        if self._not_before is not None:
+            now = max(now, math.ceil(self._not_before()))
         jti = secrets.token_urlsafe(16)
         scope_text = " ".join(sorted(set(scope)))
         claims: dict[str, object] = {

@@ -7,6 +7,11 @@
 
 Request bodies are read as forms by hand, so malformed input gets an RFC 6749 §5.2 error and
 never FastAPI's 422, which would echo the submitted password.
+
+DPoP (RFC 9449 §5): a ``DPoP`` proof header on a token request binds the access token
+(``cnf.jkt``) and the refresh family to the proof's key; the answer says ``token_type: DPoP``.
+A bad proof is ``400 invalid_dpop_proof``; a missing or stale server nonce is ``400
+use_dpop_nonce`` with a fresh ``DPoP-Nonce`` (§8). A store outage is ``503`` (invariant 9).
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from tokenveil.errors import InvalidClient, InvalidRequest, OAuthError, UnsupportedGrantType
+from tokenveil.dpop import DPoPError, UseDPoPNonce
+from tokenveil.errors import (
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    StoreUnavailable,
+    UnsupportedGrantType,
+)
 from tokenveil.service import TokenResponse, TokenService
 from tokenveil.store import Client
 
@@ -42,11 +54,20 @@ def oauth_router() -> APIRouter:
             grant = form.get("grant_type", "")
             if grant not in _GRANTS:
                 raise UnsupportedGrantType() if grant else InvalidRequest()
+            jkt = await _proof_key(request, service)
             client = await _client(request, service, form)
-            answer = await _grant(request, service, client, grant, form)
+            answer = await _grant(request, service, client, grant, form, jkt)
         except OAuthError as exc:
             return _oauth_error(exc)
-        return _token_response(answer, service)
+        except DPoPError as exc:
+            return _dpop_error(exc, service)
+        except StoreUnavailable:
+            return _unavailable()
+        response = _token_response(answer, service)
+        nonce = service.defence.nonce()
+        if nonce is not None:
+            response.headers["DPoP-Nonce"] = nonce  # §8: the next proof's nonce, ahead of time
+        return response
 
     @router.post("/oauth/revoke", summary="Token revocation (RFC 7009)")
     async def revoke(request: Request) -> Response:
@@ -60,6 +81,8 @@ def oauth_router() -> APIRouter:
             await service.revoke_token(token, client)
         except OAuthError as exc:
             return _oauth_error(exc)
+        except StoreUnavailable:
+            return _unavailable()
         response = Response(status_code=200, headers=NO_STORE)
         response.delete_cookie(REFRESH_COOKIE, path="/", secure=True, httponly=True)
         return response
@@ -77,6 +100,8 @@ def oauth_router() -> APIRouter:
             body = await service.introspect(token)
         except OAuthError as exc:
             return _oauth_error(exc)
+        except StoreUnavailable:
+            return _unavailable()
         return JSONResponse(body, headers=NO_STORE)
 
     @router.get("/.well-known/jwks.json", summary="Public signing keys (RFC 7517)")
@@ -163,21 +188,37 @@ async def _client(
     return await service.authenticate_client(client_id, secret, require_secret=require_secret)
 
 
+async def _proof_key(request: Request, service: TokenService) -> str | None:
+    """The thumbprint of the request's verified DPoP proof, or None when there is no proof."""
+    proofs = request.headers.getlist("dpop")
+    if len(proofs) > 1:
+        raise InvalidRequest()  # RFC 9449 §4.3 check 1: exactly one DPoP header
+    # htu is checked against settings.issuer + path, the URL as clients see it, so a
+    # TLS-terminating proxy in front does not break every proof (§4.3 check 9).
+    proof = await service.defence.token_proof(proofs[0] if proofs else None)
+    return proof.jkt if proof is not None else None
+
+
 async def _grant(
-    request: Request, service: TokenService, client: Client, grant: str, form: dict[str, str]
+    request: Request,
+    service: TokenService,
+    client: Client,
+    grant: str,
+    form: dict[str, str],
+    jkt: str | None,
 ) -> TokenResponse:
     scope = form.get("scope")
     if grant == "password":
         username, password = form.get("username"), form.get("password")
         if username is None or password is None:
             raise InvalidRequest()
-        return await service.password_grant(client, username, password, scope)
+        return await service.password_grant(client, username, password, scope, jkt=jkt)
     if grant == "refresh_token":
         refresh = form.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
         if not refresh:
             raise InvalidRequest()
-        return await service.refresh_grant(client, refresh, scope)
-    return await service.client_credentials_grant(client, scope)
+        return await service.refresh_grant(client, refresh, scope, jkt=jkt)
+    return await service.client_credentials_grant(client, scope, jkt=jkt)
 
 
 def _token_response(answer: TokenResponse, service: TokenService) -> Response:
@@ -200,6 +241,30 @@ def _token_response(answer: TokenResponse, service: TokenService) -> Response:
     return response
 
 
+def _dpop_error(exc: DPoPError, service: TokenService) -> Response:
+    # RFC 9449 §5 and §8: 400 with invalid_dpop_proof or use_dpop_nonce; the reason word stays
+    # in our logs and metrics, the body says nothing about which check failed.
+    headers = dict(NO_STORE)
+    code = "invalid_dpop_proof"
+    if isinstance(exc, UseDPoPNonce):
+        code = "use_dpop_nonce"
+        if exc.nonce is not None:
+            headers["DPoP-Nonce"] = exc.nonce
+    service.defence.metrics.rejected(f"dpop_{getattr(exc, 'reason', 'invalid')}")
+    return JSONResponse(
+        {"error": code, "error_description": _DESCRIPTIONS[code]}, status_code=400, headers=headers
+    )
+
+
+def _unavailable() -> Response:
+    # Invariant 9: a store outage refuses, loudly in our logs, generically to the client.
+    return JSONResponse(
+        {"error": "temporarily_unavailable", "error_description": _DESCRIPTIONS["unavailable"]},
+        status_code=503,
+        headers={**NO_STORE, "Retry-After": "1"},
+    )
+
+
 def _oauth_error(exc: OAuthError) -> Response:
     headers = dict(NO_STORE)
     if isinstance(exc, InvalidClient):
@@ -219,4 +284,7 @@ _DESCRIPTIONS = {
     "unauthorized_client": "This client may not use this grant type.",
     "unsupported_grant_type": "This grant type is not supported.",
     "invalid_scope": "The requested scope is invalid or not allowed.",
+    "invalid_dpop_proof": "The DPoP proof is missing or invalid.",
+    "use_dpop_nonce": "Retry with the nonce in the DPoP-Nonce header.",
+    "unavailable": "The service is temporarily unavailable.",
 }
