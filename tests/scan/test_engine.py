@@ -1,0 +1,104 @@
+"""The scan plan's safety promises, checked on every request of a real scan (in process)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.scan import vulnapp
+from tokenveil.scan import ScanError, Scanner, ScanOptions
+
+TARGET = "http://127.0.0.1:1"
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Serves an ASGI app in process and remembers every request it was handed."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.requests: list[httpx.Request] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        return await self.inner.handle_async_request(request)
+
+
+async def _scan(app: Any, **options: Any) -> tuple[RecordingTransport, Scanner]:
+    transport = RecordingTransport(app)
+    async with httpx.AsyncClient(transport=transport) as client:
+        scanner = Scanner(ScanOptions(url=TARGET, rate=0, **options), client=client)
+        await scanner.run()
+    return transport, scanner
+
+
+LOGIN = {
+    "login_url": f"{TARGET}/token",
+    "username": "alice",
+    "password": "alice-pass",
+    "second_username": "bob",
+    "second_password": "bob-pass",
+}
+
+
+async def test_safe_scan_sends_only_get_plus_the_configured_login() -> None:
+    """Without --active: GET everywhere, POST only to the login URL it was given."""
+    transport, _ = await _scan(vulnapp.app, max_requests=1000, **LOGIN)
+    unsafe = {(r.method, r.url.path) for r in transport.requests if r.method != "GET"}
+    assert unsafe == {("POST", "/token")}
+    assert not any(r.url.path == "/logout" for r in transport.requests)
+
+
+async def test_active_scan_may_post_to_logout() -> None:
+    """With --active the logout route is exercised (TV-VAL-010 needs it)."""
+    transport, _ = await _scan(vulnapp.app, max_requests=1000, active=True, **LOGIN)
+    assert ("POST", "/logout") in {(r.method, r.url.path) for r in transport.requests}
+
+
+async def test_every_request_stays_on_the_target_origin() -> None:
+    """Metadata naming another host is read but never followed; nothing leaves 127.0.0.1:1."""
+    app = FastAPI()
+
+    @app.get("/.well-known/oauth-authorization-server")
+    def metadata() -> dict[str, str]:
+        return {
+            "jwks_uri": "https://keys.example.test/jwks.json",
+            "revocation_endpoint": "https://auth.example.test/revoke",
+        }
+
+    transport, scanner = await _scan(
+        app, token=vulnapp._issue(vulnapp.USERS["alice"], "a", 60), active=True
+    )
+    assert {(r.url.host, r.url.port) for r in transport.requests} == {("127.0.0.1", 1)}
+    assert scanner.target.jwks is None
+
+
+async def test_budget_is_an_exact_upper_bound() -> None:
+    """--max-requests 40: exactly 40 requests reach the app and the result is partial."""
+    transport, scanner = await _scan(vulnapp.app, max_requests=40, **LOGIN)
+    assert len(transport.requests) == 40
+    result = scanner.result()
+    assert result.complete is False
+    assert result.requests == 40
+
+
+def test_non_http_targets_are_refused_up_front() -> None:
+    """Only http:// and https:// URLs can be scanned."""
+    for url in ("ftp://127.0.0.1/", "127.0.0.1:8000", "file:///etc/passwd"):
+        with pytest.raises(ScanError, match="http:// or https://"):
+            Scanner(ScanOptions(url=url))
+
+
+def test_options_repr_hides_passwords_and_tokens() -> None:
+    """ScanOptions may be logged; its repr never shows a secret."""
+    text = repr(
+        ScanOptions(
+            url=TARGET,
+            token="tok-secret-value",
+            password="pw-secret-value",
+            second_password="pw2-secret-value",
+        )
+    )
+    assert "secret-value" not in text
