@@ -44,12 +44,22 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 class Collected:
     """The scannable leaves of a document, in depth-first order."""
 
-    __slots__ = ("hints", "locs", "values")
+    __slots__ = ("hints", "keyed", "parents", "steps", "values")
 
     def __init__(self) -> None:
         self.values: list[str] = []
-        self.locs: list[Loc] = []
+        # Location of value i is (parents[i], steps[i]); kept apart so no tuple is allocated per
+        # value (fewer tracked objects, fewer garbage-collector passes over a big document).
+        self.parents: list[Loc] = []
+        self.steps: list[str | int | None] = []
         self.hints: list[Hint] = []
+        #: Indices of values whose key names a kind (only these can be whole-value findings).
+        self.keyed: list[int] = []
+
+    def loc(self, index: int) -> Loc:
+        """The location of value ``index``."""
+        step = self.steps[index]
+        return self.parents[index] if step is None else (self.parents[index], step)
 
 
 def _leaf_text(node: object, hint: Hint) -> str | None:
@@ -64,45 +74,55 @@ def _leaf_text(node: object, hint: Hint) -> str | None:
 def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
     """Gather the scannable leaves of ``root`` (dicts, lists, tuples, str, int)."""
     out = Collected()
-    values, locs, hints = out.values, out.locs, out.hints
+    # Bound methods: this loop runs once per value of every scanned document.
+    add_value, add_hint = out.values.append, out.hints.append
+    add_parent, add_step = out.parents.append, out.steps.append
+    add_keyed = out.keyed.append
+    values = out.values
+    containers = (dict, list, tuple)
+
+    def leaf(text: str, parent: Loc, step: str | int | None, hint: Hint) -> None:
+        if hint.kinds:
+            add_keyed(len(values))
+        add_value(text)
+        add_parent(parent)
+        add_step(step)
+        add_hint(hint)
 
     def visit(node: object, loc: Loc, hint: Hint) -> None:
         if type(node) is dict:
             for key, child in node.items():
                 child_hint = key_hint(key, hint) if type(key) is str else NO_HINT
-                if type(child) is str:
-                    values.append(child)
-                    locs.append((loc, key))
-                    hints.append(child_hint)
-                elif type(child) in (dict, list, tuple):
+                kind = type(child)
+                if kind is str:
+                    if child_hint.kinds:
+                        add_keyed(len(values))
+                    add_value(child)
+                    add_parent(loc)
+                    add_step(key)
+                    add_hint(child_hint)
+                elif kind in containers:
                     visit(child, (loc, key), child_hint)
                 else:
                     text = _leaf_text(child, child_hint)
                     if text is not None:
-                        values.append(text)
-                        locs.append((loc, key))
-                        hints.append(child_hint)
+                        leaf(text, loc, key, child_hint)
         elif type(node) in (list, tuple):
             # List items inherit the evidence of the list's key: "emails": ["...", "..."].
             for index, child in enumerate(node):  # type: ignore[arg-type]
-                if type(child) is str:
-                    values.append(child)
-                    locs.append((loc, index))
-                    hints.append(hint)
-                elif type(child) in (dict, list, tuple):
+                kind = type(child)
+                if kind is str:
+                    leaf(child, loc, index, hint)
+                elif kind in containers:
                     visit(child, (loc, index), hint)
                 else:
                     text = _leaf_text(child, hint)
                     if text is not None:
-                        values.append(text)
-                        locs.append((loc, index))
-                        hints.append(hint)
+                        leaf(text, loc, index, hint)
         else:
             text = _leaf_text(node, hint)
             if text is not None:
-                values.append(text)
-                locs.append(loc)
-                hints.append(hint)
+                leaf(text, loc, None, hint)
 
     visit(root, None, root_hint)
     return out
@@ -130,11 +150,11 @@ def scan_collected(collected: Collected) -> list[Raw]:
     # start of value i = total length of the values before it + one separator each (all in C).
     starts = list(map(add, accumulate(map(len, values), initial=0), range(len(values))))
     raws = _engine.scan(SEP.join(values), starts, collected.hints)
-    for seg, hint in enumerate(collected.hints):
-        if hint.kinds:
-            raw = _engine.whole_value(values[seg], hint, seg)
-            if raw is not None:
-                raws.append(raw)
+    hints = collected.hints
+    for seg in collected.keyed:
+        raw = _engine.whole_value(values[seg], hints[seg], seg)
+        if raw is not None:
+            raws.append(raw)
     return _engine.resolve(raws)
 
 
@@ -154,7 +174,7 @@ def findings_of(
             continue
         conf = round(raw.confidence, 2)
         out.append(
-            Finding(str(raw.kind), raw.start, raw.end, conf, path_of(collected.locs[raw.seg]))
+            Finding(str(raw.kind), raw.start, raw.end, conf, path_of(collected.loc(raw.seg)))
         )
     return out
 
