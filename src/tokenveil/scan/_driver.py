@@ -9,7 +9,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
-import httpx
+try:
+    import httpx
+except ImportError as exc:  # the scanner is an extra: say which one
+    raise ImportError("tokenveil scan needs httpx: pip install 'tokenveil[scan]'") from exc
 
 from tokenveil.errors import TokenveilError
 from tokenveil.scan._model import Exchange, RecordedRequest, RecordedResponse

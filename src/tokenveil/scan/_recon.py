@@ -95,6 +95,10 @@ class Recon(Session):
             self.target.tokens["user2"] = await self._login(
                 "user2", opts.second_username, opts.second_password
             )
+        if "user1" not in self.target.tokens:
+            self.notes.append("no token (--token or --login): token checks were skipped")
+        elif "user2" not in self.target.tokens:
+            self.notes.append("no second user (--second-user): BOLA was not tested")
 
     async def _login(self, user: str, username: str, password: str) -> TokenSet:
         url = self.options.login_url
