@@ -62,10 +62,31 @@ class Collected:
         return self.parents[index] if step is None else (self.parents[index], step)
 
 
+#: Shorter strings hold nothing a pattern can find ("a@b.co" is 6); they are scanned only when
+#: their key names a kind (a 3-letter first name under "first_name").
+_MIN_SCANNED_STR = 6
+
+# Hints of every key of a dict, per key tuple: API lists repeat one record shape thousands of
+# times, so evidence is computed once per shape instead of once per key per record.
+_SHAPE_HINTS: dict[tuple[tuple[object, ...], bool], tuple[Hint, ...]] = {}
+_SHAPE_HINTS_MAX = 4096
+
+
+def _hints_of(node: dict[object, object], parent: Hint) -> tuple[Hint, ...]:
+    keys = tuple(node)
+    cache_key = (keys, parent.person_container)
+    hints = _SHAPE_HINTS.get(cache_key)
+    if hints is None:
+        hints = tuple(key_hint(k, parent) if type(k) is str else NO_HINT for k in keys)
+        if len(_SHAPE_HINTS) < _SHAPE_HINTS_MAX:
+            _SHAPE_HINTS[cache_key] = hints
+    return hints
+
+
 def _leaf_text(node: object, hint: Hint) -> str | None:
     """The text scanned for a leaf, or None when the leaf is never scanned."""
     if type(node) is str:
-        return node
+        return node if len(node) >= _MIN_SCANNED_STR or hint.kinds else None
     if type(node) is int and (node >= _MIN_SCANNED_INT or node <= -_MIN_SCANNED_INT or hint.kinds):
         return str(node)
     return None
@@ -91,12 +112,13 @@ def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
 
     def visit(node: object, loc: Loc, hint: Hint) -> None:
         if type(node) is dict:
-            for key, child in node.items():
-                child_hint = key_hint(key, hint) if type(key) is str else NO_HINT
+            for (key, child), child_hint in zip(node.items(), _hints_of(node, hint), strict=True):
                 kind = type(child)
                 if kind is str:
                     if child_hint.kinds:
                         add_keyed(len(values))
+                    elif len(child) < _MIN_SCANNED_STR:
+                        continue
                     add_value(child)
                     add_parent(loc)
                     add_step(key)
@@ -112,7 +134,8 @@ def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
             for index, child in enumerate(node):  # type: ignore[arg-type]
                 kind = type(child)
                 if kind is str:
-                    leaf(child, loc, index, hint)
+                    if len(child) >= _MIN_SCANNED_STR or hint.kinds:
+                        leaf(child, loc, index, hint)
                 elif kind in containers:
                     visit(child, (loc, index), hint)
                 else:
