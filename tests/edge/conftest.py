@@ -35,7 +35,10 @@ def opaque_canary() -> str:
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
+def _clean_logging() -> Iterator[None]:
+    """Each test starts without process-wide redaction (another suite's create_app may have
+    installed it) and leaves none behind."""
+    logs.uninstall()
     factory = logging.getLogRecordFactory()
     yield
     logs.uninstall()

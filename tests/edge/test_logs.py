@@ -84,10 +84,15 @@ def test_secret_fields_and_query_tokens_are_redacted(
     assert '"grant_type": "refresh_token"' in chain(texts[1])
 
 
-def test_chain_is_idempotent(chain: logs.RedactionChain, opaque_canary: str) -> None:
-    """Redacting redacted text changes nothing (the filter relies on it to keep args)."""
+def test_chain_is_idempotent(
+    chain: logs.RedactionChain, opaque_canary: str, jwt_canary: str
+) -> None:
+    """Redacting redacted text changes nothing; placeholders are never redacted again."""
     text = chain(f"GET /me?access_token={opaque_canary} Authorization: Bearer {opaque_canary}")
     assert chain(text) == text
+    assert (
+        chain(f"GET /me?access_token={jwt_canary}&q=1") == "GET /me?access_token=[JWT]&q=[REDACTED]"
+    )
 
 
 def test_ordinary_messages_are_left_unchanged(chain: logs.RedactionChain) -> None:

@@ -155,8 +155,8 @@ class SecretFieldRedactor:
         alt = _names_alternation(names)
         self._pattern = re.compile(
             rf"(?i)(?<![A-Za-z0-9_-])({alt})([\"']?\s*[:=]\s*)"
-            # Already redacted values are left alone, so the chain is idempotent.
-            r"(?![\"']?\[REDACTED\])(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s&\"',;}\]]+)"
+            # Placeholders ([REDACTED], [JWT]...) are left alone, so the chain is idempotent.
+            r"(?![\"']?\[[A-Z_]+\])(?:\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s&\"',;}\]]+)"
         )
 
     def __call__(self, text: str) -> str:
@@ -197,7 +197,8 @@ class QueryStringRedactor:
     phone numbers no detector can tell from noise (CWE-598, CWE-532).
     """
 
-    _pattern = re.compile(r"([?&;][A-Za-z0-9_.\-\[\]]{1,64}=)(?!\[REDACTED\])([^&;#\s\"'<>]+)")
+    # A value that is already a placeholder ([REDACTED], [JWT], [EMAIL]...) is left as it is.
+    _pattern = re.compile(r"([?&;][A-Za-z0-9_.\-\[\]]{1,64}=)(?!\[[A-Z_]+\])([^&;#\s\"'<>]+)")
 
     def __init__(
         self,
