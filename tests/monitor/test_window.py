@@ -59,7 +59,7 @@ async def test_subject_rate_counts_requests_per_bucket() -> None:
 
 async def test_subject_rate_survives_a_burst_that_overflows_the_records() -> None:
     """A burst larger than max_records does not erase the subject's past rate."""
-    limits = WindowLimits(max_records=10, rate_bucket=60, rate_buckets=5)
+    limits = WindowLimits(max_records=10, max_sub_records=10, rate_bucket=60, rate_buckets=5)
     store = InMemoryWindowStore(limits)
     start = T0 - T0 % 60
     await store.append(rec(start - T0), now=start)

@@ -56,6 +56,15 @@ async def test_windows_are_bounded_by_count_and_age(make_store: Factory) -> None
     assert [r.at - T0 for r in got.by_jti] == [4, 5, 104]
 
 
+async def test_subject_window_has_its_own_shorter_bound(make_store: Factory) -> None:
+    """The subject's window keeps max_sub_records; token windows keep max_records."""
+    store = make_store(WindowLimits(max_records=5, max_sub_records=2))
+    for i in range(6):
+        got = await store.append(rec(i), now=T0 + i)
+    assert [r.at - T0 for r in got.by_sub] == [4, 5]
+    assert [r.at - T0 for r in got.by_jti] == [1, 2, 3, 4, 5]
+
+
 async def test_subject_rate_counts_per_bucket(make_store: Factory) -> None:
     """sub_rate has one counter per bucket, the current one last, empty buckets zero."""
     store = make_store(WindowLimits(rate_bucket=60, rate_buckets=4))
@@ -99,3 +108,11 @@ async def test_redis_rate_hash_drops_old_buckets(client: Redis, prefix: str) -> 
         got = await store.append(rec(minute * 60), now=T0 + minute * 60)
     assert got.sub_rate == (1, 1, 1)
     assert await client.hlen(f"{prefix}w:r:SUBJ") <= 4
+
+
+async def test_field_values_with_separators_round_trip(make_store: Factory) -> None:
+    """Operator names with newlines, commas or quotes come back exactly as stored."""
+    odd = UsageRecord("j1", "f1", "SUBJ", "ip", "FR", 'A\nB, "C"', "ua", T0)
+    got = await make_store(WindowLimits()).append(odd, now=T0)
+    assert got.by_jti == (odd,)
+    assert got.by_sub == (odd,)

@@ -81,6 +81,9 @@ class WindowLimits:
     most ``max_keys`` windows in memory (a Redis store expires idle windows after ``max_age``)."""
 
     max_records: int = 200
+    #: The subject's window is kept shorter: its request rate lives in counters (``sub_rate``)
+    #: and no detector reads its records, which cost memory and, in Redis, decoding time.
+    max_sub_records: int = 32
     max_age: float = 3600.0
     max_keys: int = 50_000
     rate_bucket: float = 60.0
@@ -106,11 +109,13 @@ def window_keys(record: UsageRecord) -> tuple[str, str | None, str]:
     return f"j:{record.jti}", family, f"s:{record.sub}"
 
 
-def prune(records: list[UsageRecord], now: float, limits: WindowLimits) -> tuple[UsageRecord, ...]:
+def prune(
+    records: list[UsageRecord], now: float, limits: WindowLimits, max_records: int | None = None
+) -> tuple[UsageRecord, ...]:
     """Oldest first, newer than ``now - max_age``, at most ``max_records`` (the newest)."""
     oldest = now - limits.max_age
     kept = sorted((r for r in records if r.at >= oldest), key=lambda r: r.at)
-    return tuple(kept[-limits.max_records :])
+    return tuple(kept[-(max_records or limits.max_records) :])
 
 
 class InMemoryWindowStore:
@@ -131,7 +136,7 @@ class InMemoryWindowStore:
         jti_key, family_key, sub_key = window_keys(record)
         by_jti = self._push(jti_key, record, now)
         by_family = self._push(family_key, record, now) if family_key else ()
-        by_sub = self._push(sub_key, record, now)
+        by_sub = self._push(sub_key, record, now, self.limits.max_sub_records)
         while len(self._windows) > self.limits.max_keys:
             self._windows.popitem(last=False)
         return UsageWindows(by_jti, by_family, by_sub, self._count(sub_key, record.at, now))
@@ -154,10 +159,12 @@ class InMemoryWindowStore:
             self._rates.popitem(last=False)
         return tuple(counts.get(b, 0) for b in range(first, current + 1))
 
-    def _push(self, key: str, record: UsageRecord, now: float) -> tuple[UsageRecord, ...]:
+    def _push(
+        self, key: str, record: UsageRecord, now: float, max_records: int | None = None
+    ) -> tuple[UsageRecord, ...]:
         window = self._windows.get(key)
         if window is None:
-            window = self._windows[key] = deque(maxlen=self.limits.max_records)
+            window = self._windows[key] = deque(maxlen=max_records or self.limits.max_records)
         else:
             self._windows.move_to_end(key)
         window.append(record)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -340,10 +341,14 @@ local data, maxr, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
 local nwin = #KEYS - 1
 local out = {}
 for i = 1, nwin do
+  -- The last window is the subject's, kept shorter (ARGV[9]).
+  if i == nwin then maxr = tonumber(ARGV[9]) end
   redis.call('LPUSH', KEYS[i], data)
   redis.call('LTRIM', KEYS[i], 0, maxr - 1)
   redis.call('EXPIRE', KEYS[i], ttl)
-  out[i] = redis.call('LRANGE', KEYS[i], 0, maxr - 1)
+  -- One bulk string per window (records are JSON, never holding a raw newline): parsing
+  -- a reply costs the client per element, so this keeps the reply to a handful of them.
+  out[i] = table.concat(redis.call('LRANGE', KEYS[i], 0, maxr - 1), '\\n')
 end
 local rate = KEYS[#KEYS]
 local first, current, buckets = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
@@ -356,9 +361,16 @@ if redis.call('HLEN', rate) > buckets then
 end
 local fields = {}
 for b = first, current do fields[#fields + 1] = tostring(b) end
-out[nwin + 1] = redis.call('HMGET', rate, unpack(fields))
+local counts = redis.call('HMGET', rate, unpack(fields))
+for i = 1, #counts do if not counts[i] then counts[i] = '0' end end
+out[nwin + 1] = table.concat(counts, ',')
 return out
 """
+
+
+# Each record is read back on every later use of its token, family and subject: decode each
+# stored string once. Records are frozen, so sharing them is safe; the cache is bounded.
+_decode = functools.lru_cache(maxsize=65_536)(UsageRecord.loads)
 
 
 class RedisWindowStore:
@@ -399,13 +411,15 @@ class RedisWindowStore:
             current,
             limits.rate_buckets,
             max(1, math.ceil(limits.rate_bucket * limits.rate_buckets)),
+            limits.max_sub_records,
         ]
         with _translated():
             results = await self._script(keys=keys, args=args)
+        sizes = [limits.max_records] * (len(names) - 1) + [limits.max_sub_records]
         windows = [
-            prune([UsageRecord.loads(item) for item in items], now, limits)
-            for items in results[:-1]
+            prune([_decode(item) for item in joined.split(b"\n") if item], now, limits, size)
+            for joined, size in zip(results[:-1], sizes, strict=True)
         ]
-        rate = tuple(int(v) if v is not None else 0 for v in results[-1])
+        rate = tuple(int(v) for v in results[-1].split(b","))
         by_family = windows[1] if record.family_id else ()
         return UsageWindows(windows[0], by_family, windows[-1], rate)
