@@ -189,3 +189,13 @@ def test_debug_route_refusing_anonymous_and_ordinary_users_is_clean() -> None:
     """404/401 on /debug is what a production build should answer."""
     assert check_debug_endpoints(observe(*protected("GET /debug")[:1])) == []
     assert check_debug_endpoints(observe(exchange("baseline:none", "GET /me"))) == []
+
+
+def test_token_echoed_in_a_response_header_is_reported() -> None:
+    """X-Auth-Token style echoes land in proxy and access logs (CWE-200)."""
+    access = token()
+    echo = exchange(
+        "baseline:access", "GET /me", body={"ok": True}, headers={"x-auth-token": access}
+    )
+    (f,) = check_token_echo(observe(echo, target=_target(access)))
+    assert f.evidence == ("response header x-auth-token contains the raw access token",)

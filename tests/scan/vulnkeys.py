@@ -95,10 +95,18 @@ def _hs256(key: bytes, signing_input: bytes, signature: bytes) -> None:
 @app.get("/.well-known/jwks.json")
 def jwks() -> dict[str, Any]:
     numbers = _KEY.public_key().public_numbers()
-    return {"keys": [{
-        "kty": "RSA", "kid": KID, "use": "sig", "alg": "RS256",
-        "n": _b64(numbers.n.to_bytes(256, "big")), "e": _b64(numbers.e.to_bytes(3, "big")),
-    }]}  # fmt: skip
+    return {
+        "keys": [
+            {
+                "kty": "RSA",
+                "kid": KID,
+                "use": "sig",
+                "alg": "RS256",
+                "n": _b64(numbers.n.to_bytes(256, "big")),
+                "e": _b64(numbers.e.to_bytes(3, "big")),
+            }
+        ]
+    }
 
 
 @app.get("/me")

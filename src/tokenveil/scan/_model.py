@@ -24,7 +24,6 @@ __all__ = [
     "Target",
     "TokenSet",
     "is_loopback_url",
-    "token_hint",
 ]
 
 
@@ -63,11 +62,6 @@ class Severity(enum.Enum):
 
 
 _RANKS = {s: i for i, s in enumerate(Severity)}
-
-
-def token_hint(token: str) -> str:
-    """How a token may appear in evidence: its first 6 characters and its length, never more."""
-    return f"{token[:6]}… ({len(token)} chars)"
 
 
 def is_loopback_url(url: str) -> bool:

@@ -117,6 +117,13 @@ def check_token_echo(obs: Observations) -> list[Finding]:
             continue
         for role in _tokens_in(ex.response.body, tokens):
             _add(items, ex.endpoint, f"response body contains the raw {role} token")
+        for name, value in ex.response.headers:
+            # Echoed in a header (X-Auth-Token, X-Debug-...): proxies and access logs keep it.
+            if name.lower() != "set-cookie":
+                for role in _tokens_in(value.encode(), tokens):
+                    _add(
+                        items, ex.endpoint, f"response header {name} contains the raw {role} token"
+                    )
         body = json_body(ex)
         if body is None:
             continue
