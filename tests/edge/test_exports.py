@@ -56,6 +56,7 @@ EXPORTS = {
         "DEFAULT_AUTH_COOKIE",
         "QUERY_TOKEN_PARAMS",
         "SENSITIVE_STATE_KEY",
+        "TOKENVEIL_COOKIES",
         "CSRFProtection",
         "TransportSecurity",
         "clear_auth_cookie",

@@ -208,3 +208,21 @@ async def test_csrf_check_ignores_header_auth_and_safe_methods() -> None:
         )
     assert bearer.status_code == 200
     assert get.status_code == 200
+
+
+def test_default_cookie_names_cover_the_token_servers_cookies() -> None:
+    """CSRF and no-store cover the refresh cookie the token endpoint sets in cookie mode."""
+    from tokenveil.web.oauth import REFRESH_COOKIE
+    from tokenveil.web.transport import DEFAULT_AUTH_COOKIE, TOKENVEIL_COOKIES
+
+    assert set(TOKENVEIL_COOKIES) == {DEFAULT_AUTH_COOKIE, REFRESH_COOKIE}
+
+
+async def test_refresh_cookie_write_from_another_site_is_refused() -> None:
+    """A cross-site POST carrying only the refresh cookie is a CSRF attempt too."""
+    async with _client() as client:
+        response = await client.post(
+            "/transfer",
+            headers={"Cookie": "__Host-tokenveil-refresh=o", "Sec-Fetch-Site": "cross-site"},
+        )
+    assert response.status_code == 403

@@ -28,7 +28,7 @@ from tokenveil.store._protocols import SecurityEvent
 from tokenveil.web.egress import EgressFilter, EgressMode
 from tokenveil.web.errors import ErrorBoundary, install_error_handlers
 from tokenveil.web.fields import FieldPolicy, routes_missing_presenter, use_field_policy
-from tokenveil.web.transport import DEFAULT_AUTH_COOKIE, CSRFProtection, TransportSecurity
+from tokenveil.web.transport import TOKENVEIL_COOKIES, CSRFProtection, TransportSecurity
 
 __all__ = ["UnpresentedPIIWarning", "harden"]
 
@@ -49,7 +49,7 @@ def harden(
     development: bool = False,
     trusted_proxies: Iterable[str] = (),
     token_paths: Iterable[str] = ("/oauth/token", "/oauth/revoke", "/oauth/introspect"),
-    auth_cookie_names: Iterable[str] = (DEFAULT_AUTH_COOKIE,),
+    auth_cookie_names: Iterable[str] = TOKENVEIL_COOKIES,
     csrf_allowed_origins: Iterable[str] = (),
     install_logging: bool = True,
     check_routes: Literal["error", "warn", "off"] = "error",

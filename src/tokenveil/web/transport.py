@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_AUTH_COOKIE",
     "QUERY_TOKEN_PARAMS",
     "SENSITIVE_STATE_KEY",
+    "TOKENVEIL_COOKIES",
     "CSRFProtection",
     "TransportSecurity",
     "clear_auth_cookie",
@@ -43,6 +44,9 @@ __all__ = [
 ]
 
 DEFAULT_AUTH_COOKIE = "__Host-tokenveil"
+#: Every cookie the token server may set: the access token and the refresh token (cookie mode,
+#: ``tokenveil.web.oauth.REFRESH_COOKIE``; a test keeps the two in step).
+TOKENVEIL_COOKIES: tuple[str, ...] = (DEFAULT_AUTH_COOKIE, "__Host-tokenveil-refresh")
 #: Query parameters that carry a token (RFC 6750 §2.3, OpenID Connect ``id_token``, habits).
 QUERY_TOKEN_PARAMS: frozenset[str] = frozenset(
     {"access_token", "token", "id_token", "refresh_token", "jwt"}
@@ -95,7 +99,7 @@ class TransportSecurity:
         hsts_max_age: int = 2 * 365 * 24 * 3600,
         token_paths: Iterable[str] = ("/oauth/token", "/oauth/revoke", "/oauth/introspect"),
         query_token_params: Iterable[str] = QUERY_TOKEN_PARAMS,
-        auth_cookie_names: Iterable[str] = (DEFAULT_AUTH_COOKIE,),
+        auth_cookie_names: Iterable[str] = TOKENVEIL_COOKIES,
         no_store: Literal["sensitive", "always"] = "sensitive",
     ) -> None:
         self.app = app
@@ -267,7 +271,7 @@ class CSRFProtection:
         self,
         app: ASGIApp,
         *,
-        auth_cookie_names: Iterable[str] = (DEFAULT_AUTH_COOKIE,),
+        auth_cookie_names: Iterable[str] = TOKENVEIL_COOKIES,
         allowed_origins: Iterable[str] = (),
     ) -> None:
         self.app = app
