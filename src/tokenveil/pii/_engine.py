@@ -4,9 +4,9 @@ Speed comes from doing almost nothing per value. Structure-aware callers join ev
 of a document with ``\\x00`` (a character no pattern accepts) and scan the joined text once, so
 the per-value cost is a list append, not a regex call. The screening:
 
-* ``_patterns.AT`` finds ``@`` followed by a domain with the literal-prefix fast search of :mod:`re`; the
-  local part is then walked backwards by hand (a leading ``[\\w.+-]+`` would make the engine try
-  every position of every word).
+* ``_patterns.AT`` finds ``@`` and a domain with the literal-prefix fast search of :mod:`re`;
+  the local part is then walked backwards by hand (a leading ``[\\w.+-]+`` would make the
+  engine try every position of every word).
 * everything else runs behind a gate that :mod:`re` can search at memchr speed (a literal
   prefix) over the text or over its *shape* (digits mapped to ``0``, letters to ``A``/``a``), and
   the full pattern is then matched only at the gate (the patterns and gates live in
