@@ -102,3 +102,15 @@ def test_options_repr_hides_passwords_and_tokens() -> None:
         )
     )
     assert "secret-value" not in text
+
+
+async def test_a_tight_budget_is_shared_between_phases() -> None:
+    """With 120 requests the baseline and forging leave room for the later phases: the query
+    string and error probes still run, and the notes say what was cut."""
+    _, scanner = await _scan(vulnapp.app, max_requests=120, **LOGIN)
+    result = scanner.result()
+    ids = {f.id for f in result.findings}
+    assert {"TV-TRN-003", "TV-PII-004"} <= ids
+    assert any(i.startswith("TV-VAL-") for i in ids)  # forging ran, on fewer endpoints
+    assert any(n.startswith("budget: forged tokens sent to") for n in result.notes)
+    assert result.requests <= 120

@@ -20,6 +20,8 @@ __all__ = ["MAX_FORGE_ENDPOINTS", "Probes"]
 
 #: Forged-token probes go to at most this many protected endpoints (each costs ~20 requests).
 MAX_FORGE_ENDPOINTS = 12
+#: Requests kept for the phases after forging.
+_RESERVE = 60
 _LOGOUT = re.compile(r"log-?out|sign-?out", re.IGNORECASE)
 _ID_KEYS = ("id", "user_id", "userId", "uuid", "sub", "account_id", "username")
 
@@ -84,7 +86,16 @@ class Probes(Session):
 
     async def _forge(self, protected: list[Endpoint]) -> None:
         forged = self._forgeries()
-        for endpoint in protected[:MAX_FORGE_ENDPOINTS]:
+        if not forged:
+            return
+        # Keep a reserve for the later phases (query string, errors, BOLA, revocation).
+        affordable = max(1, (self._d.remaining - _RESERVE) // len(forged))
+        count = min(MAX_FORGE_ENDPOINTS, affordable, len(protected))
+        if count < min(MAX_FORGE_ENDPOINTS, len(protected)):
+            self.notes.append(
+                f"budget: forged tokens sent to {count} of {len(protected)} protected endpoints"
+            )
+        for endpoint in protected[:count]:
             url = self._url(endpoint.path)
             for f in forged:
                 await self._get(f"forge:{f.attack}:{f.variant}", endpoint.key, url, token=f.token)

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tokenveil.scan._checks._base import json_body
+from tokenveil.scan._checks._exposure import IDENTITY_PATH as _IDENTITY
 from tokenveil.scan._discovery import (
     COMMON_PATHS,
     DEBUG_PATHS,
@@ -125,10 +126,18 @@ class Recon(Session):
         return tokens
 
     async def _baseline(self) -> None:
+        """Every GET with and without the token, within half the budget: the attacks that
+        follow need the other half. Identity routes go first, then declared ones, then guesses."""
         token = self._access()
-        for endpoint in self.target.endpoints:
-            if endpoint.method != "GET":
-                continue
+        gets = [e for e in self.target.endpoints if e.method == "GET"]
+        gets.sort(key=lambda e: (not _IDENTITY.search(e.template), e.source != "openapi"))
+        floor = self.options.max_requests // 2
+        for done, endpoint in enumerate(gets):
+            if self._d.remaining - 2 < floor:
+                self.notes.append(
+                    f"budget: baseline limited to {done} of {len(gets)} GET endpoints"
+                )
+                return
             url = self._url(endpoint.path)
             await self._get("baseline:none", endpoint.key, url)
             if token is not None:
