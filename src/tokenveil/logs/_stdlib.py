@@ -79,7 +79,11 @@ class RedactingFilter(logging.Filter):
         if isinstance(args, tuple) and args and isinstance(record.msg, str):
             # Keep positional args when redacting them one by one is enough: formatters such
             # as uvicorn's AccessFormatter unpack record.args.
-            safe_args = tuple(chain.redact_value(a) for a in args)
+            # An argument found verbatim in the redacted line was left alone by the chain:
+            # skip a second pass over it (the PII engine is the costly step).
+            safe_args = tuple(
+                a if isinstance(a, str) and a in redacted else chain.redact_value(a) for a in args
+            )
             try:
                 candidate = record.msg % safe_args
             except Exception:

@@ -30,7 +30,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tokenveil.logs._processors import REFRESH_TOKEN_PATTERN
-from tokenveil.pii import Finding, Kind, Operator, Redact, find, find_in_json
+from tokenveil.pii import Finding, Kind, Operator, Redact, find, find_in_object
 from tokenveil.pii._finding import SECRET_KINDS
 from tokenveil.store._protocols import SecurityEvent
 from tokenveil.web.errors import _route_name, correlation_id, error_response
@@ -147,11 +147,10 @@ class EgressFilter:
 
     # --- scanning (sans-I/O) ------------------------------------------------------------------
 
-    def scan_json(self, document: Any, raw: bytes) -> list[_Hit]:
-        hits = [_hit(f) for f in find_in_json(raw, min_confidence=self.min_confidence)]
-        hits.extend(_token_key_hits(document, "$"))
-        hits.extend(_refresh_hits_json(document, "$"))
-        return hits
+    def scan_json(self, document: Any) -> list[_Hit]:
+        # The parsed document, not the bytes: the body is parsed once.
+        hits = [_hit(f) for f in find_in_object(document, min_confidence=self.min_confidence)]
+        return _secret_hits(document, "$", hits)
 
     def scan_text(self, text: str) -> list[_Hit]:
         hits = [_hit(f) for f in find(text, min_confidence=self.min_confidence)]
@@ -166,35 +165,24 @@ def _hit(finding: Finding) -> _Hit:
     return _Hit(finding.kind, finding.path, finding.start, finding.end)
 
 
-def _token_key_hits(node: Any, path: str) -> list[_Hit]:
-    out: list[_Hit] = []
-    if isinstance(node, dict):
+def _secret_hits(node: Any, path: str, out: list[_Hit]) -> list[_Hit]:
+    """One walk: whole values under token keys, and ``tvr_`` refresh tokens anywhere."""
+    if isinstance(node, str):
+        out.extend(
+            _Hit("REFRESH_TOKEN", path, m.start(), m.end())
+            for m in REFRESH_TOKEN_PATTERN.finditer(node)
+        )
+    elif isinstance(node, dict):
         for key, value in node.items():
             child = _child(path, str(key))
             if isinstance(key, str) and key.lower() in _TOKEN_KEYS and isinstance(value, str):
                 if value:
                     out.append(_Hit(Kind.BEARER_TOKEN, child, 0, len(value)))
             else:
-                out.extend(_token_key_hits(value, child))
+                _secret_hits(value, child, out)
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            out.extend(_token_key_hits(value, _child(path, index)))
-    return out
-
-
-def _refresh_hits_json(node: Any, path: str) -> list[_Hit]:
-    if isinstance(node, str):
-        return [
-            _Hit("REFRESH_TOKEN", path, m.start(), m.end())
-            for m in REFRESH_TOKEN_PATTERN.finditer(node)
-        ]
-    out: list[_Hit] = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            out.extend(_refresh_hits_json(value, _child(path, str(key))))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            out.extend(_refresh_hits_json(value, _child(path, index)))
+            _secret_hits(value, _child(path, index), out)
     return out
 
 
@@ -353,7 +341,7 @@ class _Response:
             except ValueError:
                 is_json = False
         if is_json:
-            hits = owner.scan_json(document, raw)
+            hits = owner.scan_json(document)
         else:
             hits = owner.scan_text(raw.decode("utf-8", "replace"))
         to_mask, undeclared = self._classify(hits)
