@@ -43,7 +43,10 @@ async def _token_flows(h: LeakHarness) -> None:
     assert isinstance(service, TokenService)
     canaries = h.canaries
     await service.add_user(
-        "canary-user", canaries.password, email=canaries.email, scopes=["profile", "orders"]
+        "canary-user",
+        canaries.password,
+        email=canaries.email,
+        scopes=["profile", "orders", "pii:email:read"],
     )
     client = {"client_id": DEMO_CLIENT_ID}
     login = await h.request(
@@ -53,7 +56,7 @@ async def _token_flows(h: LeakHarness) -> None:
             "grant_type": "password",
             "username": "canary-user",
             "password": canaries.password,
-            "scope": "profile orders",
+            "scope": "profile orders pii:email:read",
             **client,
         },
         allow=_TOKENS,
@@ -70,6 +73,16 @@ async def _token_flows(h: LeakHarness) -> None:
     assert forbidden.status_code == 403
     in_query = await h.request("GET", f"/api/me?access_token={first['access_token']}")
     assert in_query.status_code == 400
+
+    masked = await h.request("GET", "/api/me", headers=auth)
+    assert masked.json()["email"] != canaries.email  # own data, still masked by default
+    revealed = await h.request(
+        "GET", "/api/me?reveal=email&purpose=ticket-123", headers=auth, allow={"email"}
+    )
+    assert revealed.json()["email"] == canaries.email
+    events = await service.store.list_events("pii.reveal")
+    assert [(e.details["field"], e.details["purpose"]) for e in events] == [("email", "ticket-123")]
+    assert canaries.email not in repr(events)
 
     refresh_form = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
     rotated = await h.request(
