@@ -336,26 +336,54 @@ def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
             prose = p.PROSE_GATE.search(shape, pos)
         if label is not None and label.start() < pos:
             label = p.LABEL_GATE.search(shape, pos)
-        for m in p.PHRASES.finditer(text, seg_start, seg_end):
-            group = m.lastgroup
-            # lastgroup may name either group of a phrase, depending on how sre closes them.
-            if group in ("pw_kw", "pw"):
-                ps, pe = m.span("pw")
-                if not p.MASKED_VALUE.fullmatch(text, ps, pe):
-                    found.append((idx, Kind.PASSWORD, ps, pe, 0.85))
-            elif group in ("name_kw", "name"):
-                found.append((idx, Kind.PERSON, *m.span("name"), 0.75))
-            elif group in ("addr_kw", "addr"):
-                as_, ae = m.span("addr")
-                if any(ch.isdigit() for ch in text[as_:ae]):
-                    found.append((idx, Kind.ADDRESS, as_, ae, 0.75))
-        if p.BIRTH_WORDS.search(text, seg_start, seg_end) is None:
+        lowered = text[seg_start:seg_end].lower()
+        if len(lowered) != seg_end - seg_start:  # a few characters lower-case to two
+            lowered = text[seg_start:seg_end].translate(_ASCII_LOWER)
+        _phrase_matches(text, lowered, idx, seg_start, seg_end, found)
+        if not any(word in lowered for word in p.BIRTH_TRIGGERS):
             continue
         for m in p.WDATE.finditer(text, seg_start, seg_end):
             s, e = m.span()
             ctx = _Context(text, seg_start, s, hint)
             if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(text[s:e]):
                 found.append((idx, Kind.DATE_OF_BIRTH, s, e, 0.85))
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _phrase_matches(
+    text: str, lowered: str, idx: int, seg_start: int, seg_end: int, found: _Found
+) -> None:
+    """PHRASES, searched only in a window around each trigger word of one segment."""
+    hits: list[int] = []
+    for word in p.PHRASE_TRIGGERS:
+        i = lowered.find(word)
+        while i != -1:
+            hits.append(seg_start + i)
+            i = lowered.find(word, i + 1)
+    covered = -1
+    for hit in sorted(hits):
+        if hit < covered:
+            continue
+        # A trigger word sits at most 7 characters into its phrase ("mot de passe"), and a
+        # phrase with its value is at most ~200 characters long.
+        m = p.PHRASES.search(text, max(seg_start, hit - 16, covered), min(seg_end, hit + 400))
+        if m is None:
+            continue
+        covered = m.end()
+        group = m.lastgroup
+        # lastgroup may name either group of a phrase, depending on how sre closes them.
+        if group in ("pw_kw", "pw"):
+            ps, pe = m.span("pw")
+            if not p.MASKED_VALUE.fullmatch(text, ps, pe):
+                found.append((idx, Kind.PASSWORD, ps, pe, 0.85))
+        elif group in ("name_kw", "name"):
+            found.append((idx, Kind.PERSON, *m.span("name"), 0.75))
+        elif group in ("addr_kw", "addr"):
+            as_, ae = m.span("addr")
+            if any(ch.isdigit() for ch in text[as_:ae]):
+                found.append((idx, Kind.ADDRESS, as_, ae, 0.75))
 
 
 def _scan_into(
