@@ -1,0 +1,118 @@
+"""Properties over arbitrary input: spans stay in bounds, masked JSON is always JSON, and the
+optional NER backend is used only when asked for."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenveil import pii
+from tokenveil.errors import ConfigurationError
+from tokenveil.pii import _ner
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(["ana@example.org", "4111 1111 1111 1111", "+33 6 12 34 56 78"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=8) | st.sampled_from(["email", "name", "password", "dob"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text())
+def test_text_findings_stay_inside_the_text(text: str) -> None:
+    """Any text: findings are ordered, non-overlapping and inside the text."""
+    findings = pii.find(text)
+    previous_end = 0
+    for finding in findings:
+        assert previous_end <= finding.start < finding.end <= len(text)
+        previous_end = finding.end
+
+
+@settings(max_examples=60, deadline=None)
+@given(json_values, st.sampled_from(["redact", "partial", "drop"]))
+def test_mask_json_always_returns_valid_json(document: Any, operator: str) -> None:
+    """Any JSON document, any operator: the output parses, and redact/drop leave nothing found."""
+    masked = pii.mask_json(json.dumps(document), operator=operator)
+    json.loads(masked)
+    if operator != "partial":
+        assert pii.find_in_json(masked) == []
+
+
+def _resolve(document: Any, path: str) -> Any:
+    """Follow a ``$.a["b c"][0]`` path (the format the scanners write)."""
+    node, i = document, 1
+    while i < len(path):
+        if path[i] == ".":
+            j = i + 1
+            while j < len(path) and path[j] not in ".[":
+                j += 1
+            node, i = node[path[i + 1 : j]], j
+        else:
+            step, end = json.JSONDecoder().raw_decode(path, i + 1)
+            node, i = node[step], end + 1
+    return node
+
+
+@settings(max_examples=60, deadline=None)
+@given(json_values)
+def test_structured_offsets_index_the_value_at_the_path(document: Any) -> None:
+    """Every finding's path resolves to a value and its offsets lie inside that value."""
+    for finding in pii.find_in_object(document):
+        assert finding.path is not None
+        value = _resolve(document, finding.path)
+        text = value if isinstance(value, str) else str(value)
+        assert 0 <= finding.start < finding.end <= len(text)
+
+
+@dataclass
+class _Ent:
+    label_: str
+    start_char: int
+    end_char: int
+
+
+@dataclass
+class _Doc:
+    ents: list[_Ent]
+
+
+def test_ner_is_used_only_when_asked_and_reports_people(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ner=True adds PERSON entities of the model; other entity labels are ignored."""
+    text = "Anna met the Acme board"
+    calls: list[str] = []
+
+    def fake_nlp(value: str) -> _Doc:
+        calls.append(value)
+        return _Doc([_Ent("PERSON", 0, 4), _Ent("ORG", 13, 17)])
+
+    monkeypatch.setattr(_ner, "_pipeline", lambda: fake_nlp)
+    assert pii.find(text) == []
+    assert calls == []
+    assert [(f.kind, text[f.start : f.end]) for f in pii.find(text, ner=True)] == [
+        ("PERSON", "Anna")
+    ]
+
+
+def test_ner_without_a_model_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Asking for NER when spaCy or its model is missing fails clearly, not with ImportError."""
+    monkeypatch.setattr(_ner, "_pipeline", lambda: None)
+    assert not _ner.available()
+    with pytest.raises(ConfigurationError):
+        pii.find("Anna", ner=True)
