@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Form, HTTPException, Request, Response
 
 from tests.scan import vulnapp
+from tests.scan._recorded import SECRET, token
 from tokenveil.scan import ScanError, Scanner, ScanOptions
+from tokenveil.scan._jose import b64url_decode
 
 TARGET = "http://127.0.0.1:1"
 
@@ -114,3 +118,56 @@ async def test_a_tight_budget_is_shared_between_phases() -> None:
     assert any(i.startswith("TV-VAL-") for i in ids)  # forging ran, on fewer endpoints
     assert any(n.startswith("budget: forged tokens sent to") for n in result.notes)
     assert result.requests <= 120
+
+
+def _cookie_app() -> FastAPI:
+    """An API that authenticates by a session cookie only, with one unverified route."""
+    app = FastAPI()
+
+    @app.post("/session")
+    def login(response: Response, username: str = Form(), password: str = Form()) -> dict[str, str]:
+        response.set_cookie(
+            "__Host-session", token({"sub": username}), httponly=True, secure=True, samesite="lax"
+        )
+        return {"status": "ok"}
+
+    def cookie(request: Request) -> str:
+        value = request.cookies.get("__Host-session")
+        if not value:
+            raise HTTPException(401, "unauthorized")
+        return value
+
+    @app.get("/me")
+    def me(request: Request) -> dict[str, str]:
+        value = cookie(request)
+        signing_input, _, sig = value.rpartition(".")
+        expected = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
+        try:
+            valid = bool(sig) and hmac.compare_digest(expected, b64url_decode(sig))
+        except ValueError:
+            valid = False
+        if not valid:
+            raise HTTPException(401, "unauthorized")
+        return {"status": "you"}
+
+    @app.get("/profile")
+    def profile(request: Request) -> dict[str, str]:
+        cookie(request)  # planted: the cookie's presence is all that is checked
+        return {"status": "profile"}
+
+    return app
+
+
+async def test_cookie_authenticated_apis_are_attacked_through_the_cookie() -> None:
+    """A login that answers only Set-Cookie: the scanner presents every token (real, forged)
+    as that cookie, the baseline without it is refused, and the unverified route is found."""
+    transport, scanner = await _scan(
+        _cookie_app(), login_url=f"{TARGET}/session", username="alice", password="pw"
+    )
+    assert scanner.target.auth_cookie == "__Host-session"
+    me = [r for r in transport.requests if r.url.path == "/me"]
+    assert any("__Host-session=" in r.headers.get("cookie", "") for r in me)
+    assert not any("authorization" in r.headers for r in me)
+    ids = {(f.id, f.endpoint) for f in scanner.result().findings}
+    assert ("TV-VAL-001", "GET /profile") in ids
+    assert not any(fid == "TV-VAL-001" and ep == "GET /me" for fid, ep in ids)

@@ -120,6 +120,9 @@ class Driver:
             raise BudgetExhausted(f"request budget of {self.max_requests} spent")
         await self._pace()
         self.sent += 1
+        # The scanner decides every credential itself: a cookie the client jar kept from a login
+        # would make the "no token" baseline authenticated and every comparison wrong.
+        self._client.cookies.clear()
         request = self._client.build_request(
             method, url, headers=dict(headers or {}), data=data, json=json
         )

@@ -242,6 +242,9 @@ class Target:
     jwks: dict[str, Any] | None = None
     login_url: str | None = None
     token_endpoint: str | None = None
+    #: Set when the API authenticates by cookie (the login answered only Set-Cookie): tokens are
+    #: then presented as this cookie instead of an Authorization header.
+    auth_cookie: str | None = None
     tokens: dict[str, TokenSet] = field(default_factory=dict)  # "user1", "user2"
     #: HMAC secret recovered from the wordlist, if any (never rendered, only its length).
     guessed_secret: bytes | None = field(default=None, repr=False)

@@ -250,7 +250,7 @@ class Probes(Session):
                 logout.key,
                 "POST",
                 self._url(logout.path),
-                headers={"Authorization": f"Bearer {tokens.access}"},
+                headers=self._auth(tokens.access),
             )
             variant = "after-logout"
         else:

@@ -19,10 +19,12 @@ from tokenveil.scan._discovery import (
     tokens_from_response,
 )
 from tokenveil.scan._driver import ScanError, TargetUnreachable
-from tokenveil.scan._model import Endpoint, TokenSet
+from tokenveil.scan._model import Endpoint, RecordedResponse, TokenSet
 from tokenveil.scan._session import Session
 
 __all__ = ["Recon"]
+
+_NO_COOKIES = RecordedResponse(200)
 
 
 class Recon(Session):
@@ -123,6 +125,12 @@ class Recon(Session):
         tokens = tokens_from_response(json_body(ex), ex.response)
         if tokens.access is None:
             raise ScanError(f"the login answer for {user} carried no token")
+        for name, value in tokens.cookies.items():
+            if (
+                value == tokens.access
+                and tokens_from_response(json_body(ex), _NO_COOKIES).access is None
+            ):
+                self.target.auth_cookie = name  # cookie-authenticated API
         return tokens
 
     async def _baseline(self) -> None:

@@ -34,8 +34,15 @@ class Session:
     async def _get(
         self, probe: str, endpoint: str, url: str, *, token: str | None = None, user: str = "user1"
     ) -> Exchange:
-        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-        return await self._d.send(probe, endpoint, "GET", url, headers=headers, user=user)
+        return await self._d.send(probe, endpoint, "GET", url, headers=self._auth(token), user=user)
+
+    def _auth(self, token: str | None) -> dict[str, str]:
+        """How a token travels: the Authorization header, or the cookie the login set."""
+        if token is None:
+            return {}
+        if self.target.auth_cookie:
+            return {"Cookie": f"{self.target.auth_cookie}={token}"}
+        return {"Authorization": f"Bearer {token}"}
 
     def _access(self, user: str = "user1") -> str | None:
         tokens = self.target.tokens.get(user)

@@ -15,6 +15,7 @@ __all__ = [
     "json_body",
     "looks_like_jwt",
     "protected_endpoints",
+    "sent_token",
 ]
 
 
@@ -44,6 +45,15 @@ def looks_like_jwt(value: object) -> bool:
     if not isinstance(value, str) or value.count(".") != 2 or len(value) < 20:
         return False
     return value.startswith("eyJ")
+
+
+def sent_token(ex: Exchange) -> str:
+    """The credential the request carried: the bearer token, or the auth cookie's value."""
+    auth = ex.request.header("authorization") or ""
+    if auth:
+        return auth.partition(" ")[2]
+    cookie = ex.request.header("cookie") or ""
+    return cookie.partition("=")[2].split(";", 1)[0]
 
 
 def json_body(ex: Exchange) -> Any:

@@ -9,7 +9,7 @@ from typing import Any
 
 from tokenveil.scan import _pii
 from tokenveil.scan._catalog import make_finding
-from tokenveil.scan._checks._base import Observations, json_body
+from tokenveil.scan._checks._base import Observations, json_body, sent_token
 from tokenveil.scan._jose import decode_unverified
 from tokenveil.scan._model import Exchange, Finding, Severity
 
@@ -151,10 +151,9 @@ def check_error_leaks(obs: Observations) -> list[Finding]:
         if ex.response.status < 400:
             continue
         body = ex.response.body
-        sent = ex.request.header("authorization") or ""
         for role in _tokens_in(body, tokens):
             _add(leaks, ex.endpoint, f"error {ex.response.status} body echoes the {role} token")
-        raw = sent.partition(" ")[2]
+        raw = sent_token(ex)
         if len(raw) >= 16 and raw in body.decode("utf-8", errors="replace"):
             _add(
                 leaks, ex.endpoint, f"error {ex.response.status} body echoes the token it was sent"

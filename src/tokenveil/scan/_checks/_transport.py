@@ -16,6 +16,7 @@ from tokenveil.scan._checks._base import (
     json_body,
     looks_like_jwt,
     protected_endpoints,
+    sent_token,
 )
 from tokenveil.scan._checks._tokens import _walk_strings
 from tokenveil.scan._model import Exchange, Finding, Severity, is_loopback_url
@@ -40,7 +41,7 @@ def check_plain_http(obs: Observations) -> list[Finding]:
     for ex in obs.answered():
         assert ex.response is not None
         over_http = urlsplit(ex.request.url).scheme == "http"
-        has_token = bool(ex.request.header("authorization"))
+        has_token = bool(sent_token(ex))
         if over_http and has_token and ex.response.ok and ex.kind in ("baseline", "plain-http"):
             accepted_http.append(ex)
     if accepted_http:
