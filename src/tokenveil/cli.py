@@ -316,7 +316,10 @@ def killswitch_purge(
         return await service.purge(rotate_keys=rotate_keys, revoke_families=revoke_families)
 
     report = _run(_settings(data_dir), action)
-    out.print(f"kill switch fired: access tokens issued before {_when(report.cutoff)} rejected")
+    out.print(
+        f"kill switch fired: access tokens issued before {_when(report.cutoff)} "
+        f"(cutoff={report.cutoff:.6f}) rejected"
+    )
     if report.keys_rotated:
         out.print(f"  {report.keys_revoked} key(s) revoked; active key is now {report.active_kid}")
     out.print(f"  refresh families revoked ({report.families}): {report.families_revoked}")

@@ -150,8 +150,10 @@ class Defence:
         if self._monitor_down:
             _log.warning("monitor windows reachable again")
             self._monitor_down = False
-        if assessment.anomalies and use.family_id and self._mark_suspect is not None:
-            # Flagged families are what `killswitch purge --revoke-families suspect` revokes.
+        family_signs = [a for a in assessment.anomalies if a.kind != "burst"]
+        if family_signs and use.family_id and self._mark_suspect is not None:
+            # Flagged families are what `killswitch purge --revoke-families suspect` revokes. A
+            # burst is about the subject's volume, not a sign that this login was stolen.
             try:
                 await self._mark_suspect(use.family_id)
             except StoreUnavailable:

@@ -133,6 +133,7 @@ class TokenService:
         self._listener_task: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
         self._last_maintenance = 0.0
+        self._store_down = False
 
     @classmethod
     async def open(
@@ -171,7 +172,8 @@ class TokenService:
         try:
             await service.sync(force=True)
         except StoreUnavailable:
-            log.error("revocation store unreachable at start; verification fails closed")
+            log.error("store unreachable; token verification fails closed until it returns")
+            service._store_down = True
         return service
 
     # -- keeping in step with the store ---------------------------------------------------
@@ -255,20 +257,19 @@ class TokenService:
         self._last_maintenance = self._clock()
 
     async def _background(self) -> None:
-        was_down = False
         while True:
             try:
                 await self.sync()
                 if self._clock() - self._last_maintenance >= _KEY_MAINTENANCE_EVERY:
                     self._last_maintenance = self._clock()
                     await self.maintain_keys()
-                if was_down:
+                if self._store_down:
                     log.warning("store reachable again; token verification resumed")
-                    was_down = False
+                    self._store_down = False
             except StoreUnavailable:
-                if not was_down:
+                if not self._store_down:
                     log.error("store unreachable; token verification fails closed until it returns")
-                    was_down = True
+                    self._store_down = True
             await asyncio.sleep(self.settings.state_poll_interval)
 
     async def close(self) -> None:
