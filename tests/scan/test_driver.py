@@ -142,3 +142,22 @@ async def test_exchange_repr_masks_headers_and_bodies() -> None:
         )
     assert "eyJsecret" not in repr(ex)
     assert "ok" not in repr(ex.response)
+
+
+async def test_429_pauses_as_asked_capped_at_ten_seconds() -> None:
+    """Retry-After is honoured before the next request (capped), and counted for the notes."""
+    clock = FakeClock()
+    answers = iter(
+        [
+            httpx.Response(429, headers={"retry-after": "3"}),
+            httpx.Response(429, headers={"retry-after": "3600"}),
+            httpx.Response(200),
+            httpx.Response(200),
+        ]
+    )
+    async with _client(httpx.MockTransport(lambda r: next(answers))) as client:
+        driver = Driver(client, allowed_origins={ORIGIN}, rate=0, clock=clock, sleep=clock.sleep)
+        for _ in range(4):
+            await driver.send("p", "GET /", "GET", f"{ORIGIN}/")
+    assert clock.slept == [3.0, 10.0]
+    assert driver.rate_limited == 2

@@ -29,6 +29,8 @@ __all__ = [
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Bodies are kept for the checks; past this they are cut (a scanner is not a downloader).
 MAX_BODY = 512 * 1024
+#: Longest pause honoured for a 429 Retry-After, in seconds.
+MAX_BACKOFF = 10.0
 
 
 class ScanError(TokenveilError):
@@ -86,6 +88,7 @@ class Driver:
         self._on_request = on_request
         self.exchanges: list[Exchange] = []
         self.sent = 0
+        self.rate_limited = 0
 
     @property
     def remaining(self) -> int:
@@ -141,6 +144,8 @@ class Driver:
             response = RecordedResponse(
                 answer.status_code, tuple(answer.headers.multi_items()), body[:MAX_BODY]
             )
+            if answer.status_code == 429:
+                self._back_off(answer.headers.get("retry-after"))
         except httpx.TransportError as exc:
             # The class name only: some transport messages quote the URL, which may hold a token.
             error = type(exc).__name__
@@ -152,9 +157,17 @@ class Driver:
             self._on_request(exchange)
         return exchange
 
+    def _back_off(self, retry_after: str | None) -> None:
+        """429: wait as asked (capped) before the next request; the scan is a guest."""
+        self.rate_limited += 1
+        try:
+            delay = float(retry_after) if retry_after else 1.0
+        except ValueError:
+            delay = 1.0  # an HTTP-date: do not parse, wait a second
+        delay = min(max(delay, 0.0), MAX_BACKOFF)
+        self._next_at = max(self._next_at, self._clock() + delay)
+
     async def _pace(self) -> None:
-        if not self._interval:
-            return
         now = self._clock()
         if now < self._next_at:
             await self._sleep(self._next_at - now)

@@ -94,13 +94,19 @@ class Scanner(Recon, Probes):
             self.complete = False
             self.notes.append("interrupted: the scan is partial")
         exchanges = tuple(self.driver.exchanges) if self.driver else ()
+        notes = list(self.notes)
+        if self.driver is not None and self.driver.rate_limited:
+            notes.append(
+                f"the target rate-limited {self.driver.rate_limited} requests (429); "
+                "lower --rate for a complete picture"
+            )
         obs = Observations(self.target, exchanges, self._clock())
         return ScanResult(
             target=self.target.base_url,
             findings=analyse(obs),
             requests=len(exchanges),
             complete=self.complete,
-            notes=list(self.notes),
+            notes=notes,
             started_at=datetime.fromtimestamp(self._started, UTC).isoformat(timespec="seconds"),
             duration=round(self._clock() - self._started, 3),
         )
