@@ -461,8 +461,8 @@ def use_field_policy(app: FastAPI, policy: FieldPolicy) -> None:
 _DEFAULT_POLICY = FieldPolicy()
 
 
-def get_presenter(request: Request) -> Presenter:
-    """FastAPI dependency behind :data:`Present`."""
+async def get_presenter(request: Request) -> Presenter:
+    """FastAPI dependency behind :data:`Present` (async: a sync one costs a threadpool hop)."""
     policy = getattr(request.app.state, _POLICY_STATE_ATTR, None)
     return Presenter(request, policy if isinstance(policy, FieldPolicy) else _DEFAULT_POLICY)
 
