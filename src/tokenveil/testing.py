@@ -50,7 +50,7 @@ Flow = Callable[["LeakHarness"], Awaitable[None]]
 
 _SYLLABLES = ("zor", "vath", "quil", "bren", "nix", "tal", "orp", "wex", "dru", "mab", "yel")
 #: Loggers of the harness's own HTTP client: they log the URLs the harness itself sends.
-_OWN_LOGGERS = frozenset({"httpx", "httpcore", "hpack", "asyncio"})
+_OWN_LOGGERS = frozenset({"httpx", "httpcore", "hpack"})
 _ROUTE_PARAM = re.compile(r"\{([^}:]+)(?::[^}]*)?\}")
 _SKIP_PATHS = ("/openapi.json", "/docs", "/redoc")
 _NAME_HINTS = (
