@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.scan._recorded import exchange, observe, protected
+from tokenveil.scan import Target
 from tokenveil.scan._checks._validation import ATTACK_RULES, check_token_validation
 
 
@@ -57,3 +58,13 @@ def test_alg_none_alone_is_its_own_finding() -> None:
     assert finding.id == "TV-VAL-002"
     assert finding.severity.value == "critical"
     assert "nOnE" in finding.evidence[0]
+
+
+def test_fetches_from_the_key_server_are_reported_even_when_refused() -> None:
+    """A target that dereferences jku/x5u does server-side requests on a token's say-so."""
+    target = Target("http://127.0.0.1:9", key_url_fetches=["/jwks.json", "/jwks.json"])
+    forged = exchange("forge:key-url:jku", status=401)
+    (f,) = check_token_validation(observe(*protected(), forged, target=target))
+    assert f.id == "TV-VAL-012"
+    assert "/jwks.json" in f.evidence[0]
+    assert "2 times" in f.evidence[0]

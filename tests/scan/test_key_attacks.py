@@ -33,6 +33,7 @@ def key_scan() -> ScanResult:
         ("TV-VAL-004", "GET /jwk"),
         ("TV-VAL-006", "GET /kid"),
         ("TV-VAL-011", "GET /ecdsa"),
+        ("TV-VAL-005", "GET /jku"),
     ],
 )
 def test_key_attack_is_found_on_its_route_only(
@@ -50,3 +51,12 @@ def test_the_sound_route_and_sound_token_raise_no_validation_finding(key_scan: S
     ]
     assert not [f for f in key_scan.findings if f.id.startswith("TV-JWT")]
     assert not [f for f in key_scan.findings if f.id in ("TV-VAL-001", "TV-VAL-002")]
+
+
+def test_fetching_the_scanners_key_server_is_reported_as_ssrf(key_scan: ScanResult) -> None:
+    """/jku fetched both the JWKS and the certificate from the scanner's loopback key server."""
+    (f,) = [x for x in key_scan.findings if x.id == "TV-VAL-012"]
+    assert "/cert.pem" in f.evidence[0]
+    assert "/jwks.json" in f.evidence[0]
+    assert f.cwe == 918
+    assert f.owasp.startswith("API7:2023")

@@ -7,6 +7,8 @@ RS256 tokens correctly; each also has one planted bug:
 - /jwk       TV-VAL-004  a ``jwk`` in the header is trusted (CVE-2018-0114 class)
 - /kid       TV-VAL-006  ``kid`` used as a file path under /srv/keys (../../dev/null: empty key)
 - /ecdsa     TV-VAL-011  ES256 signatures with r = s = 0 pass (CVE-2022-21449)
+- /jku       TV-VAL-005 and TV-VAL-012  keys fetched from the token's jku/x5u URL (loopback only
+             here, so this test app can never be made to fetch from anywhere else)
 - /me        no bug: the control route
 """
 
@@ -19,7 +21,10 @@ import json
 import posixpath
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -159,6 +164,51 @@ def kid_path(request: Request) -> dict[str, str]:
         if path != "/dev/null":
             raise HTTPException(401, "unauthorized")
         _hs256(b"", signing_input, signature)
+    else:
+        _rs256(header, signing_input, signature)
+    _check_claims(claims)
+    return {"sub": str(claims["sub"])}
+
+
+def _es256(public: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes) -> None:
+    der = encode_dss_signature(
+        int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    )
+    try:
+        public.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature as exc:
+        raise HTTPException(401, "unauthorized") from exc
+
+
+def _fetch(url: str) -> bytes:
+    if urlsplit(url).hostname != "127.0.0.1":
+        raise HTTPException(401, "unauthorized")
+    try:
+        return httpx.get(url, timeout=5).content
+    except httpx.HTTPError as exc:
+        raise HTTPException(401, "unauthorized") from exc
+
+
+@app.get("/jku")
+def key_url(request: Request) -> dict[str, str]:
+    header, claims, signing_input, signature = _split(request)
+    if "jku" in header:
+        # planted: TV-VAL-005, the key set comes from wherever the token says
+        keys = json.loads(_fetch(str(header["jku"])))["keys"]
+        jwk = next(k for k in keys if k.get("kid") == header.get("kid"))
+        x = int.from_bytes(_unb64(str(jwk["x"])), "big")
+        y = int.from_bytes(_unb64(str(jwk["y"])), "big")
+        _es256(
+            ec.EllipticCurvePublicNumbers(x, y, ec.SECP256R1()).public_key(),
+            signing_input,
+            signature,
+        )
+    elif "x5u" in header:
+        cert = x509.load_pem_x509_certificate(_fetch(str(header["x5u"])))
+        public = cert.public_key()
+        if not isinstance(public, ec.EllipticCurvePublicKey):
+            raise HTTPException(401, "unauthorized")
+        _es256(public, signing_input, signature)
     else:
         _rs256(header, signing_input, signature)
     _check_claims(claims)

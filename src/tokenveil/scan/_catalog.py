@@ -14,6 +14,7 @@ __all__ = ["RULES", "Rule", "make_finding"]
 API1 = "API1:2023 Broken Object Level Authorization"
 API2 = "API2:2023 Broken Authentication"
 API3 = "API3:2023 Broken Object Property Level Authorization"
+API7 = "API7:2023 Server Side Request Forgery"
 API8 = "API8:2023 Security Misconfiguration"
 
 C, H, M, L, INFO = (
@@ -77,6 +78,8 @@ _RULES: tuple[Rule, ...] = (
          "Check revocation on the hot path (a deny list keyed by jti or family)."),
     Rule("TV-VAL-011", "ECDSA zero signature accepted (CVE-2022-21449)", C, 347, API2,
          "Reject r=0 or s=0 signatures; update the JOSE library and the runtime."),
+    Rule("TV-VAL-012", "Server fetches key URLs named in token headers (SSRF)", M, 918, API7,
+         "Never dereference jku/x5u from a token; pin key URLs in configuration (RFC 8725 §3.10)."),
     # --- PII exposure -------------------------------------------------------------------------
     Rule("TV-PII-001", "Personal data in a token-related response", M, 359, API3,
          "Return tokens and minimal metadata only; mask or drop profile fields by scope."),

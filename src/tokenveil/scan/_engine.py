@@ -9,13 +9,17 @@ runs out or the user presses Ctrl-C is analysed all the same: the report then sa
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from tokenveil.scan import _jose
+from tokenveil.scan._callback import CallbackServer, self_signed_pem
 from tokenveil.scan._checks import Observations, analyse
 from tokenveil.scan._driver import BudgetExhausted, Driver, OnRequest, ScanError
 from tokenveil.scan._model import ScanResult, Target
@@ -58,6 +62,8 @@ class Scanner(Recon, Probes):
                 origins.add(_origin(extra))
         self._origins = origins
         self._on_request = on_request
+        self._key_server: CallbackServer | None = None
+        self._attacker = ec.generate_private_key(ec.SECP256R1())  # fresh per scan, never stored
         self.driver: Driver | None = None
         self.notes: list[str] = []
         self.complete = False
@@ -76,6 +82,8 @@ class Scanner(Recon, Probes):
                 active=self.options.active,
                 on_request=self._on_request,
             )
+            if self.target.loopback:
+                await self._start_key_server()
             try:
                 await self._phases()
                 self.complete = True
@@ -84,9 +92,27 @@ class Scanner(Recon, Probes):
                     f"request budget ({self.options.max_requests}) spent: the scan is partial"
                 )
         finally:
+            if self._key_server is not None:
+                await self._key_server.close()
             if self._client is None:
                 await client.aclose()
         return self.result()
+
+    async def _start_key_server(self) -> None:
+        """Serve the attacker's JWKS and certificate on 127.0.0.1 for the jku/x5u probes; only
+        for loopback targets, which are the only ones that could reach it."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        jwks = {"keys": [_jose.ec_jwk(self._attacker.public_key(), _jose.ATTACKER_KID)]}
+        self._key_server = CallbackServer(
+            {
+                "/jwks.json": ("application/json", json.dumps(jwks).encode()),
+                "/cert.pem": ("application/x-pem-file", self_signed_pem(self._attacker, now)),
+            }
+        )
+        base = await self._key_server.start()
+        self._key_urls = (f"{base}/jwks.json", f"{base}/cert.pem")
+        # Shared list: the checks see every fetch, even one made after the last probe.
+        self.target.key_url_fetches = self._key_server.hits
 
     def result(self, *, interrupted: bool = False) -> ScanResult:
         """Analyse whatever has been recorded so far (also after Ctrl-C)."""

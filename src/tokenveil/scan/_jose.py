@@ -26,6 +26,7 @@ __all__ = [
     "b64url_decode",
     "b64url_encode",
     "decode_unverified",
+    "ec_jwk",
     "ecdsa_zero_signature",
     "embedded_jwk",
     "guess_hmac_secret",
@@ -42,6 +43,7 @@ __all__ = [
 _HMAC = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 #: A host under the RFC 2606 ``.invalid`` TLD can never resolve: a jku/x5u probe leaves no traffic.
 ATTACKER_URL = "https://tokenveil-scanner.invalid/.well-known/jwks.json"
+ATTACKER_KID = "tokenveil-scanner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +227,7 @@ def key_confusion(token: str, jwks: Mapping[str, Any] | None) -> list[Forgery]:
     return out
 
 
-def _ec_jwk(public: ec.EllipticCurvePublicKey, kid: str) -> dict[str, str]:
+def ec_jwk(public: ec.EllipticCurvePublicKey, kid: str) -> dict[str, str]:
     numbers = public.public_numbers()
     return {
         "kty": "EC",
@@ -251,13 +253,16 @@ def embedded_jwk(token: str, attacker_key: ec.EllipticCurvePrivateKey) -> list[F
     if decoded is None:
         return []
     header, claims = decoded
-    jwk = _ec_jwk(attacker_key.public_key(), "tokenveil-scanner")
-    forged = {**header, "alg": "ES256", "kid": "tokenveil-scanner", "jwk": jwk}
+    jwk = ec_jwk(attacker_key.public_key(), ATTACKER_KID)
+    forged = {**header, "alg": "ES256", "kid": ATTACKER_KID, "jwk": jwk}
     return [Forgery("embedded-jwk", "ES256", _sign_es256(forged, claims, attacker_key))]
 
 
 def key_url_headers(
-    token: str, attacker_key: ec.EllipticCurvePrivateKey, url: str = ATTACKER_URL
+    token: str,
+    attacker_key: ec.EllipticCurvePrivateKey,
+    jku: str = ATTACKER_URL,
+    x5u: str = ATTACKER_URL,
 ) -> list[Forgery]:
     """``jku`` and ``x5u`` pointing at a URL the API owner does not control (RFC 8725 §3.10)."""
     decoded = decode_unverified(token)
@@ -265,8 +270,8 @@ def key_url_headers(
         return []
     header, claims = decoded
     out = []
-    for name in ("jku", "x5u"):
-        forged = {**header, "alg": "ES256", "kid": "tokenveil-scanner", name: url}
+    for name, url in (("jku", jku), ("x5u", x5u)):
+        forged = {**header, "alg": "ES256", "kid": ATTACKER_KID, name: url}
         out.append(Forgery("key-url", name, _sign_es256(forged, claims, attacker_key)))
     return out
 

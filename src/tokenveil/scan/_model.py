@@ -246,6 +246,8 @@ class Target:
     #: then presented as this cookie instead of an Authorization header.
     auth_cookie: str | None = None
     tokens: dict[str, TokenSet] = field(default_factory=dict)  # "user1", "user2"
+    #: Paths fetched from the scanner's own key server (jku/x5u probes on loopback targets).
+    key_url_fetches: list[str] = field(default_factory=list)
     #: HMAC secret recovered from the wordlist, if any (never rendered, only its length).
     guessed_secret: bytes | None = field(default=None, repr=False)
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import re
 from urllib.parse import urlencode, urlsplit
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
 from tokenveil.scan import _jose
 from tokenveil.scan._checks._base import json_body
 from tokenveil.scan._discovery import fill_template, tokens_from_response
@@ -33,13 +31,13 @@ class Probes(Session):
         token = self._access()
         if token is None or _jose.decode_unverified(token) is None:
             return []
-        attacker = ec.generate_private_key(ec.SECP256R1())  # fresh per scan, never stored
+        attacker = self._attacker
         forged = [
             *_jose.tampered(token),
             *_jose.alg_none_variants(token),
             *_jose.key_confusion(token, self.target.jwks),
             *_jose.embedded_jwk(token, attacker),
-            *_jose.key_url_headers(token, attacker),
+            *_jose.key_url_headers(token, attacker, *self._key_urls),
             *_jose.kid_injection(token),
             *_jose.ecdsa_zero_signature(token)[:1],
         ]

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urljoin
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from tokenveil.scan._checks import Observations
 from tokenveil.scan._checks._base import protected_endpoints
 from tokenveil.scan._driver import Driver
+from tokenveil.scan._jose import ATTACKER_URL
 from tokenveil.scan._model import Endpoint, Exchange, Target
 from tokenveil.scan._options import ScanOptions
 
@@ -22,6 +25,10 @@ class Session:
     driver: Driver | None
     notes: list[str]
     _clock: Callable[[], float]
+    #: The attacker key of this scan (fresh each time, never stored) and, for loopback targets,
+    #: the URLs where the scanner's key server publishes it for jku/x5u probes.
+    _attacker: ec.EllipticCurvePrivateKey
+    _key_urls: tuple[str, str] = (ATTACKER_URL, ATTACKER_URL)
 
     @property
     def _d(self) -> Driver:

@@ -53,6 +53,20 @@ def check_token_validation(obs: Observations) -> list[Finding]:
         if attack in ATTACK_RULES:
             accepted.setdefault(ex.endpoint, {}).setdefault(attack, []).append(variant)
     findings: list[Finding] = []
+    fetched = obs.target.key_url_fetches
+    if fetched:
+        # The target dereferenced a URL taken from a token header: SSRF even if it then refused.
+        paths = ", ".join(sorted(set(fetched)))
+        findings.append(
+            make_finding(
+                "TV-VAL-012",
+                "jku/x5u token header",
+                [
+                    f"the target fetched {paths} from the scanner's key server "
+                    f"({len(fetched)} times)"
+                ],
+            )
+        )
     for endpoint, attacks in sorted(accepted.items()):
         unchecked = "tampered" in attacks
         for attack, variants in attacks.items():
