@@ -6,7 +6,7 @@ import logging
 
 import httpx
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from pydantic import BaseModel
 
 from tokenveil import errors, logs
@@ -61,10 +61,13 @@ def _app() -> FastAPI:
             403, "no", headers={"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
         )
 
-    @app.get("/crash/{secret}")
+    router = APIRouter(prefix="/v1")
+
+    @router.get("/crash/{secret}")
     async def crash(secret: str) -> None:
         raise RuntimeError(f"db said: {secret}")
 
+    app.include_router(router)
     return app
 
 
@@ -162,7 +165,7 @@ async def test_unhandled_exception_is_generic_500_with_scrubbed_log(
     logger = logging.getLogger("tokenveil.web")
     logger.setLevel(logging.INFO)
     with logs.capture_logs() as captured:
-        response = await client.get(f"/crash/{canary}")
+        response = await client.get(f"/v1/crash/{canary}")
     assert response.status_code == 500
     body = response.json()
     assert body["error"] == "server_error"
@@ -172,7 +175,7 @@ async def test_unhandled_exception_is_generic_500_with_scrubbed_log(
     assert canary not in text
     assert body["correlation_id"] in text
     assert "RuntimeError: [message dropped]" in text
-    assert "GET /crash/{secret}" in text
+    assert "GET /v1/crash/{secret}" in text  # the template with its router prefix
 
 
 async def test_http_exception_body_matches_its_bearer_challenge(client: httpx.AsyncClient) -> None:

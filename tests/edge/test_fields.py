@@ -286,6 +286,8 @@ def test_openapi_shows_pii_kind_scope_and_mask() -> None:
         "mask": "partial",
     }
     assert "x-pii" not in props["id"]
+    parameters = schema["paths"]["/customers/{cid}"]["get"]["parameters"]
+    assert {"reveal", "purpose"} <= {p["name"] for p in parameters}
 
 
 def test_pii_fields_and_routes_missing_presenter() -> None:

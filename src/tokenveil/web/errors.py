@@ -23,11 +23,13 @@ import http
 import logging
 import re
 import secrets
+import weakref
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -155,7 +157,30 @@ def _route_name(scope: Scope) -> str:
     # The route template, never the raw path: /users/{id} rather than /users/alice@example.com.
     route = scope.get("route")
     path = getattr(route, "path", None)
-    return f"{scope.get('method', '')} {path if isinstance(path, str) else '[unrouted]'}"
+    if not isinstance(path, str):
+        return f"{scope.get('method', '')} [unrouted]"
+    app = scope.get("app")
+    routes = getattr(app, "routes", None)
+    if routes is not None:
+        path = _full_template(app, routes, route, path)
+    return f"{scope.get('method', '')} {path}"
+
+
+_templates: weakref.WeakKeyDictionary[Any, dict[int, str]] = weakref.WeakKeyDictionary()
+
+
+def _full_template(app: Any, routes: Any, route: object, path: str) -> str:
+    """The template with its router prefix: FastAPI puts the unprefixed route in the scope."""
+    table = _templates.get(app)
+    if table is None or id(route) not in table:
+        table = {
+            id(context.original_route): context.path
+            for context in iter_route_contexts(routes)
+            if context.path is not None
+        }
+        table.setdefault(id(route), path)
+        _templates[app] = table
+    return table[id(route)]
 
 
 async def _invalid_token(request: Request, exc: Exception) -> Response:

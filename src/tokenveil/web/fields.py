@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, GetJsonSchemaHandler
@@ -461,7 +461,25 @@ def use_field_policy(app: FastAPI, policy: FieldPolicy) -> None:
 _DEFAULT_POLICY = FieldPolicy()
 
 
-async def get_presenter(request: Request) -> Presenter:
+async def get_presenter(
+    request: Request,
+    # Declared for the OpenAPI document (every route using Present shows the reveal protocol);
+    # Presenter reads and checks them itself.
+    reveal: Annotated[
+        list[str] | None,
+        Query(
+            description="PII fields to show unmasked (comma-separated or repeated). Needs the "
+            "field's reveal scope and a purpose; every reveal is audited."
+        ),
+    ] = None,
+    purpose: Annotated[
+        str | None,
+        Query(
+            description="Why the reveal is needed, as an id (e.g. support-ticket-123).",
+            max_length=100,
+        ),
+    ] = None,
+) -> Presenter:
     """FastAPI dependency behind :data:`Present` (async: a sync one costs a threadpool hop)."""
     policy = getattr(request.app.state, _POLICY_STATE_ATTR, None)
     return Presenter(request, policy if isinstance(policy, FieldPolicy) else _DEFAULT_POLICY)
