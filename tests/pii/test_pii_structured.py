@@ -115,3 +115,19 @@ def test_kinds_and_threshold_apply_to_structured_scans() -> None:
     doc = json.dumps({"email": "ana@example.org", "ip": "10.1.2.3"})
     assert [f.kind for f in pii.find_in_json(doc, kinds=["IP_ADDRESS"])] == ["IP_ADDRESS"]
     assert [f.kind for f in pii.find_in_json(doc, min_confidence=0.8)] == ["EMAIL"]
+
+
+def test_hostile_nesting_falls_back_to_text_instead_of_crashing() -> None:
+    """Documents nested past the recursion limit are scanned and masked as text (no 500s)."""
+    depth = 5000
+    deep = "[" * depth + '"ana@example.org"' + "]" * depth
+    assert [f.kind for f in pii.find_in_json(deep)] == ["EMAIL"]
+    assert "[EMAIL]" in json.loads(pii.mask_json(deep))
+    walkable = "[" * 900 + '"ana@example.org"' + "]" * 900
+    assert [f.kind for f in pii.find_in_json(walkable)] == ["EMAIL"]
+    assert "ana@example.org" not in pii.mask_json(walkable).decode()
+
+
+def test_bytes_that_are_not_utf8_are_scanned_as_text() -> None:
+    """Undecodable bytes never raise; the readable parts are still scanned."""
+    assert [f.kind for f in pii.find_in_json(b"\xff\xfe mail ana@example.org")] == ["EMAIL"]

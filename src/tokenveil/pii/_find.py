@@ -77,14 +77,17 @@ def find_in_json(
     decimal spelling), not offsets into the raw document. Keys are evidence: ``email``,
     ``dob``, ``full_name``, ``address``, ``ssn`` make a finding more likely (names, addresses and
     birth dates are only ever found through their key), ``order_id``, ``sha256``, ``request_id``,
-    ``version``, ``amount`` make it less likely. Text that is not valid JSON is scanned as free
-    text and its findings have ``path=None``.
+    ``version``, ``amount`` make it less likely. Text that is not valid JSON (or nests deeper
+    than Python's recursion limit) is scanned as free text and its findings have ``path=None``.
     """
     document = json_or_none(data)
-    if is_not_json(document):
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        return find(text, kinds=kinds, min_confidence=min_confidence)
-    return _structured(document, kinds, min_confidence, NO_HINT)
+    if not is_not_json(document):
+        try:
+            return _structured(document, kinds, min_confidence, NO_HINT)
+        except RecursionError:
+            pass  # nested deeper than the walk can follow: an attack shape, scanned as text
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    return find(text, kinds=kinds, min_confidence=min_confidence)
 
 
 def find_in_object(

@@ -99,18 +99,22 @@ def mask_json(
     """A JSON document with every finding masked; the output is always valid UTF-8 JSON.
 
     A masked number becomes a string (``"[CREDIT_CARD]"``); ``drop`` removes the key or list
-    item. Input that is not valid JSON is masked as text and returned as one JSON string.
+    item. Input that is not valid JSON, or nests deeper than Python's recursion limit, is masked
+    as text and returned as one JSON string.
     """
     op = operator_named(operator)
     document = json_or_none(data)
-    if is_not_json(document):
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        masked_text = mask(text, operator=op, kinds=kinds, min_confidence=min_confidence)
-        return json.dumps(masked_text, ensure_ascii=False).encode()
-    result = _mask_structure(document, op, kinds, min_confidence)
-    if result is _DROP:
-        result = None
-    return json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+    if not is_not_json(document):
+        try:
+            result = _mask_structure(document, op, kinds, min_confidence)
+            if result is _DROP:
+                result = None
+            return json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+        except RecursionError:
+            pass  # nested deeper than the walk can follow: masked as text below
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    masked_text = mask(text, operator=op, kinds=kinds, min_confidence=min_confidence)
+    return json.dumps(masked_text, ensure_ascii=False).encode()
 
 
 def mask_object(
