@@ -239,3 +239,14 @@ async def test_response_headers_are_filtered_too(jwt_canary: str) -> None:
     assert blocked.status_code == 500
     assert EMAIL not in str(blocked.headers)
     assert "x-debug-user" not in blocked.headers
+
+
+async def test_ignored_kinds_pass_but_secrets_cannot_be_ignored(jwt_canary: str) -> None:
+    """ignore_kinds lets an API return e.g. card numbers on purpose; JWTs stay masked anyway."""
+    app = _app("mask", [], ignore_kinds={"CREDIT_CARD", "JWT"})
+    async with _client(app) as client:
+        notes = (await client.get("/notes")).json()
+        session = await client.get("/debug/session", params={"jwt": jwt_canary})
+    assert notes["items"] == [{"card": CARD}]
+    assert notes["notes"] == "call back [EMAIL] today"
+    assert jwt_canary not in session.text

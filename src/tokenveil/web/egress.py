@@ -104,6 +104,7 @@ class EgressFilter:
         audit: Audit | None = None,
         max_buffer: int = 1024 * 1024,
         min_confidence: float = 0.5,
+        ignore_kinds: Iterable[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.app = app
@@ -116,6 +117,9 @@ class EgressFilter:
         self.audit = audit
         self.max_buffer = max_buffer
         self.min_confidence = min_confidence
+        # Kinds an API legitimately returns (e.g. IP_ADDRESS on a sessions endpoint). Secrets
+        # (tokens, keys, passwords) cannot be ignored.
+        self.ignore_kinds = frozenset(ignore_kinds) - _ALWAYS
         self.clock = clock
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -382,7 +386,7 @@ class _Response:
                 if token_endpoint and hit.kind in _TOKEN_KINDS:
                     continue  # the token endpoint's job is to hand out tokens
                 secrets_.append(hit)
-            elif not _allowed(hit.path, allowed):
+            elif hit.kind not in self.owner.ignore_kinds and not _allowed(hit.path, allowed):
                 undeclared.append(hit)
         return secrets_, undeclared
 

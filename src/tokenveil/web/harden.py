@@ -44,6 +44,7 @@ def harden(
     *,
     egress_mode: EgressMode = "mask",
     egress_routes: Mapping[str, EgressMode] | None = None,
+    egress_ignore_kinds: Iterable[str] = (),
     audit: Callable[[SecurityEvent], Awaitable[None]] | None = None,
     field_policy: FieldPolicy | None = None,
     development: bool = False,
@@ -82,6 +83,7 @@ def harden(
         EgressFilter,
         mode=egress_mode,
         routes=egress_routes,
+        ignore_kinds=egress_ignore_kinds,
         # Only the endpoint that issues tokens may return them (not revoke or introspect).
         token_paths=tuple(p for p in token_paths if p.endswith("/token")),
         audit=audit,
