@@ -17,6 +17,7 @@ from tokenveil.scan._jose import (
     alg_none_variants,
     b64url_decode,
     b64url_encode,
+    claim_forgeries,
     decode_unverified,
     ecdsa_zero_signature,
     embedded_jwk,
@@ -166,3 +167,18 @@ def test_forgery_repr_hides_the_token() -> None:
     f = alg_none_variants(token())[0]
     assert f.token not in repr(f)
     assert "alg-none:none" in repr(f)
+
+
+def test_claim_forgeries_break_one_claim_each_and_stay_validly_signed() -> None:
+    """Expired, foreign aud and foreign iss tokens, each signed with the known secret."""
+    forged = {
+        f"{f.attack}:{f.variant}": f.token for f in claim_forgeries(token(), SECRET, now=10_000)
+    }
+    assert set(forged) == {"expired:resigned", "claims:aud", "claims:iss"}
+    for tok in forged.values():
+        assert _hs256_valid(tok, SECRET)
+    claims = {k: (decode_unverified(v) or ({}, {}))[1] for k, v in forged.items()}
+    assert claims["expired:resigned"]["exp"] == 10_000 - 3600
+    assert claims["claims:aud"]["aud"] != "api"
+    assert claims["claims:aud"]["iss"] == "https://issuer"
+    assert claims["claims:iss"]["iss"] != "https://issuer"

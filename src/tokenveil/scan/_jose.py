@@ -25,6 +25,7 @@ __all__ = [
     "alg_none_variants",
     "b64url_decode",
     "b64url_encode",
+    "claim_forgeries",
     "decode_unverified",
     "ec_jwk",
     "ecdsa_zero_signature",
@@ -137,6 +138,18 @@ def resign(
     new_header = {**decoded[0], **(header or {})}
     new_claims = {**decoded[1], **(claims or {})}
     return sign_hmac(new_header, new_claims, secret)
+
+
+def claim_forgeries(token: str, secret: bytes, *, now: int) -> list[Forgery]:
+    """With the HMAC secret known, one claim broken at a time, validly signed: expired an hour
+    ago (RFC 7519 §4.1.4), another audience (§4.1.3), another issuer (§4.1.1)."""
+    elsewhere = "https://tokenveil-scanner.invalid/"
+    expired = {"iat": now - 7200, "nbf": now - 7200, "exp": now - 3600}
+    return [
+        Forgery("expired", "resigned", resign(token, secret, claims=expired)),
+        Forgery("claims", "aud", resign(token, secret, claims={"aud": elsewhere + "other-api"})),
+        Forgery("claims", "iss", resign(token, secret, claims={"iss": elsewhere})),
+    ]
 
 
 def tampered(token: str) -> list[Forgery]:

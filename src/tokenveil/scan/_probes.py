@@ -43,38 +43,9 @@ class Probes(Session):
         ]
         secret = _jose.guess_hmac_secret(token, _jose.load_wordlist())
         self.target.guessed_secret = secret
-        now = int(self._clock())
         if secret is not None:
             # With the secret in hand, claim checks can be tested one at a time.
-            forged.append(
-                _jose.Forgery(
-                    "expired",
-                    "resigned",
-                    _jose.resign(
-                        token,
-                        secret,
-                        claims={"iat": now - 7200, "nbf": now - 7200, "exp": now - 3600},
-                    ),
-                )
-            )
-            forged.append(
-                _jose.Forgery(
-                    "claims",
-                    "aud",
-                    _jose.resign(
-                        token, secret, claims={"aud": "https://tokenveil-scanner.invalid/other-api"}
-                    ),
-                )
-            )
-            forged.append(
-                _jose.Forgery(
-                    "claims",
-                    "iss",
-                    _jose.resign(
-                        token, secret, claims={"iss": "https://tokenveil-scanner.invalid/"}
-                    ),
-                )
-            )
+            forged.extend(_jose.claim_forgeries(token, secret, now=int(self._clock())))
         if self.options.expired_token:
             forged.append(_jose.Forgery("expired", "supplied", self.options.expired_token))
         refresh = self.target.tokens["user1"].refresh if "user1" in self.target.tokens else None
