@@ -311,3 +311,27 @@ async def test_scope_alone_reveals_when_explicit_reveal_is_off(audit: AuditSink)
     assert body["email"] == EMAIL
     assert body["name"] == "[PERSON]"
     assert [(e.details["field"], e.details["purpose"]) for e in audit.events] == [("email", None)]
+
+
+async def test_an_id_declared_as_pii_stays_out_of_the_audit_trail(audit: AuditSink) -> None:
+    """When the record id is itself PII (an email as key), the reveal event has no record_id."""
+
+    class Subscriber(BaseModel):
+        id: Annotated[str, PII("EMAIL", reveal="pii:email:read")]
+
+    app = FastAPI()
+    use_field_policy(app, FieldPolicy(audit=audit))
+
+    @app.get("/s")
+    async def subscriber(present: Present, _: Auth) -> Any:
+        return await present(Subscriber(id=EMAIL))
+
+    async with _client(app) as client:
+        body = (
+            await client.get(
+                "/s?reveal=id&purpose=ticket-5", headers={"X-Scopes": "pii:email:read"}
+            )
+        ).json()
+    assert body["id"] == EMAIL
+    assert audit.events[0].details["record_id"] is None
+    assert EMAIL not in repr(audit.events)

@@ -316,6 +316,8 @@ class _Walk:
             return False
         id_field = getattr(model, "__pii_id__", "id")
         id_key = _key_of(model, id_field) if isinstance(id_field, str) else None
+        if any(p.key == id_key and p.pii is not None for p in _plan(model)):
+            id_key = None  # an id declared as PII never goes to the audit trail
         record_id = data.get(id_key) if id_key else None
         self.reveals.append(
             _Reveal(
