@@ -1,12 +1,13 @@
-"""Fixtures for the defence integration tests: a Redis key prefix per test, cleaned up after."""
+"""Fixtures for the defence integration tests: per-test Redis prefixes and PostgreSQL databases."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from tests.conftest import PG_HOST, PG_PORT, _admin_execute, _require_service, run_in_fresh_loop
 from tokenveil.store.redis import connect
 
 
@@ -22,3 +23,15 @@ async def redis_prefix(redis_url: str, redis_namespace: str) -> AsyncIterator[st
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def fresh_postgres_url() -> Iterator[str]:
+    """A PostgreSQL database of this test alone (instances share it; the next test never does)."""
+    _require_service("PostgreSQL", PG_HOST, PG_PORT)
+    name = f"tokenveil_ks_{secrets.token_hex(6)}"
+    run_in_fresh_loop(lambda: _admin_execute(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        run_in_fresh_loop(lambda: _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
