@@ -288,3 +288,16 @@ def test_bare_refresh_tokens_are_redacted(chain: logs.RedactionChain) -> None:
     out = chain(f"rotated {token} for usr_1")
     assert token not in out
     assert out == "rotated [REFRESH_TOKEN] for usr_1"
+
+
+def test_capture_logs_sees_loggers_configured_inside_the_block() -> None:
+    """A logger made non-propagating after capture started (dictConfig in a lifespan) is seen."""
+    logger = logging.getLogger("tests.edge.late.child")
+    parent = logging.getLogger("tests.edge.late")
+    with logs.capture_logs() as captured:
+        parent.propagate = False
+        try:
+            logger.warning("late %s", "line")
+        finally:
+            parent.propagate = True
+    assert [entry.message for entry in captured] == ["late line"]

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from tokenveil.logs._stdlib import _STANDARD_ATTRS, RedactingFilter, installed_filter
 
@@ -53,24 +54,44 @@ def capture_logs(
 
     ``redact=None`` captures what a handler sees in this process: redacted when
     :func:`tokenveil.logs.install` ran, raw otherwise (so a leak harness can tell the two apart).
-    Loggers that do not propagate (``uvicorn.access``) are captured too.
+    Loggers that do not propagate (``uvicorn.access``) are captured too, including those
+    configured inside the block (a lifespan that runs ``dictConfig``).
     """
     sink: list[CapturedLog] = []
     redactor = installed_filter() if redact is None else (RedactingFilter() if redact else None)
     handler = _CaptureHandler(sink, redactor)
     root = logging.getLogger()
-    targets = [root] + [
+    targets: list[logging.Logger] = [root] + [
         lg
         for lg in list(logging.Logger.manager.loggerDict.values())
         if isinstance(lg, logging.Logger) and not lg.propagate
     ]
+    active = True
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if active:
+            # A record stops at the first logger that does not propagate: listen there too.
+            logger: logging.Logger | None = logging.getLogger(record.name)
+            while logger is not None and logger.propagate:
+                logger = logger.parent
+            if logger is not None and handler not in logger.handlers:
+                logger.addHandler(handler)
+                targets.append(logger)
+        return record
+
     old_level = root.level
     root.setLevel(min(level, old_level) if old_level else level)
     for logger in targets:
         logger.addHandler(handler)
+    logging.setLogRecordFactory(factory)
     try:
         yield sink
     finally:
+        active = False  # if another factory now wraps ours, ours is left as a pass-through
+        if logging.getLogRecordFactory() is factory:
+            logging.setLogRecordFactory(previous)
         for logger in targets:
             logger.removeHandler(handler)
         root.setLevel(old_level)
