@@ -199,3 +199,23 @@ def test_token_echoed_in_a_response_header_is_reported() -> None:
     )
     (f,) = check_token_echo(observe(echo, target=_target(access)))
     assert f.evidence == ("response header x-auth-token contains the raw access token",)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "reported"),
+    [
+        ("GET /debug/vars", {"goroutines": 12}, True),
+        ("GET /api/actuator/env", {"profiles": []}, True),
+        ("GET /v1/debug", {"ok": 1}, True),
+        ("GET /config", {"DB_PASSWORD": "x" * 12}, True),
+        ("GET /config", {"theme": "dark"}, False),
+        ("GET /users/me/settings", {"language": "en"}, False),
+        ("GET /api/users/{id}/debug-info", {"a": 1}, False),
+    ],
+)
+def test_debug_routes_by_name_and_config_routes_only_with_secrets(
+    endpoint: str, body: dict[str, Any], reported: bool
+) -> None:
+    """Diagnostics by name are reported; a user's /settings is not, unless it dumps secrets."""
+    ex = exchange("baseline:access", endpoint, body=body)
+    assert bool(check_debug_endpoints(observe(ex))) is reported

@@ -14,6 +14,7 @@ from tokenveil.scan._jose import decode_unverified
 from tokenveil.scan._model import Exchange, Finding, Severity
 
 __all__ = [
+    "CONFIG_PATH",
     "DEBUG_PATH",
     "IDENTITY_PATH",
     "check_bola",
@@ -26,10 +27,16 @@ __all__ = [
 ]
 
 IDENTITY_PATH = re.compile(r"/(me|userinfo|profile|account|whoami)/?$", re.IGNORECASE)
+#: Routes that are diagnostics by name, at the root or under one API prefix (/api, /v1...).
 DEBUG_PATH = re.compile(
-    r"/(_?debug|env|\.env|actuator(/env|/configprops|/heapdump)?|config|settings|phpinfo(\.php)?"
-    r"|server-info|server-status|trace|__debug__|dump)(/|$)",
+    r"^(GET |HEAD )?(/(api|v\d+|internal|_?private))?/(_?debug|__debug__|env|\.env|actuator"
+    r"|phpinfo(\.php)?|server-info|server-status|trace|dump)(/|$)",
     re.IGNORECASE,
+)
+#: Names that are often ordinary resources (a user's settings): counted only when they dump
+#: secret-looking keys.
+CONFIG_PATH = re.compile(
+    r"^(GET |HEAD )?(/(api|v\d+|internal|_?private))?/(config|settings)(/|$)", re.IGNORECASE
 )
 _STACK_TRACE = [
     ("Python traceback", re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line")),
@@ -280,12 +287,12 @@ def check_debug_endpoints(obs: Observations) -> list[Finding]:
     for ex in obs.probes("baseline"):
         if ex.response is None or not ex.response.ok or not ex.response.body:
             continue
-        if not DEBUG_PATH.search(ex.endpoint):
+        named_debug = bool(DEBUG_PATH.search(ex.endpoint))
+        names = sorted(_secret_names(json_body(ex)))
+        if not named_debug and not (names and CONFIG_PATH.search(ex.endpoint)):
             continue
         who = "without a token" if ex.variant == "none" else "with an ordinary user's token"
         _add(items, ex.endpoint, f"answers {ex.response.status} {who}")
-        body = json_body(ex)
-        names = sorted(_secret_names(body))
         if names:
             critical.add(ex.endpoint)
             _add(items, ex.endpoint, f"dumps secret-looking settings: {', '.join(names[:8])}")
