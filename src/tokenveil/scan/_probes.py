@@ -48,9 +48,12 @@ class Probes(Session):
             forged.extend(_jose.claim_forgeries(token, secret, now=int(self._clock())))
         if self.options.expired_token:
             forged.append(_jose.Forgery("expired", "supplied", self.options.expired_token))
-        refresh = self.target.tokens["user1"].refresh if "user1" in self.target.tokens else None
-        if refresh:
-            forged.append(_jose.Forgery("refresh-as-access", "bearer", refresh))
+        own = self.target.tokens.get("user1")
+        if own is not None and own.refresh:
+            forged.append(_jose.Forgery("refresh-as-access", "bearer", own.refresh))
+        if own is not None and own.id_token:
+            # RFC 8725 §3.11 cross-JWT confusion: an ID token is not an access token.
+            forged.append(_jose.Forgery("id-as-access", "bearer", own.id_token))
         return forged
 
     async def _forge(self, protected: list[Endpoint]) -> None:

@@ -23,6 +23,7 @@ ATTACK_RULES: dict[str, str] = {
     "expired": "TV-VAL-007",
     "claims": "TV-VAL-008",
     "refresh-as-access": "TV-VAL-009",
+    "id-as-access": "TV-VAL-009",
     "revoked": "TV-VAL-010",
     "ecdsa-zero": "TV-VAL-011",
 }
