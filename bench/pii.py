@@ -21,10 +21,10 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from bench.corpus import NOISE_CLASSES, Document, api_body, generate, score
 from tokenveil import pii
+from tokenveil.pii._structure import value_at
 
 __all__ = ["main"]
 
@@ -66,24 +66,6 @@ _PRESIDIO_KINDS = {
 Detector = Callable[[Document], list[tuple[str, str]]]
 
 
-def _value_at(document: Any, path: str) -> str:
-    """The string at a ``$.a.b[0]`` path produced by tokenveil (numbers as their spelling)."""
-    node = document
-    i = 1
-    while i < len(path):
-        if path[i] == ".":
-            j = i + 1
-            while j < len(path) and path[j] not in ".[":
-                j += 1
-            node = node[path[i + 1 : j]]
-            i = j
-        else:
-            value, end = json.JSONDecoder().raw_decode(path, i + 1)
-            node = node[value]
-            i = end + 1
-    return node if isinstance(node, str) else str(node)
-
-
 def _planted(doc: Document) -> list[tuple[str, str]]:
     if doc.format == "text":
         return [(label.kind, doc.body[label.start : label.end]) for label in doc.labels]
@@ -91,7 +73,7 @@ def _planted(doc: Document) -> list[tuple[str, str]]:
     out = []
     for label in doc.labels:
         assert label.path is not None
-        out.append((label.kind, _value_at(parsed, label.path)[label.start : label.end]))
+        out.append((label.kind, (value_at(parsed, label.path) or "")[label.start : label.end]))
     return out
 
 
@@ -137,7 +119,7 @@ def _tokenveil_values(doc: Document) -> list[tuple[str, str]]:
         return [(f.kind, doc.body[f.start : f.end]) for f in pii.find(doc.body)]
     parsed = json.loads(doc.body)
     return [
-        (f.kind, _value_at(parsed, f.path)[f.start : f.end] if f.path else "")
+        (f.kind, (value_at(parsed, f.path) or "")[f.start : f.end] if f.path else "")
         for f in pii.find_in_json(doc.body)
     ]
 

@@ -21,7 +21,7 @@ from tokenveil.pii._find import find, find_in_json
 from tokenveil.pii._finding import SECRET_KINDS, Finding
 from tokenveil.pii._mask import mask, mask_json
 from tokenveil.pii._operators import Operator, Partial, Pseudonymize, operator_named
-from tokenveil.pii._structure import is_not_json, json_or_none
+from tokenveil.pii._structure import is_not_json, json_or_none, value_at
 
 __all__ = ["app"]
 
@@ -71,44 +71,11 @@ def _preview(value: str, kind: str) -> str:
     return _PREVIEW(value, kind)
 
 
-def _value_at(document: object, path: str | None) -> str | None:
-    """The string at a path produced by the structure scanner (for previews only)."""
-    if path is None:
-        return None
-    node = document
-    for step in _path_steps(path):
-        try:
-            node = node[step]  # type: ignore[index]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node if isinstance(node, str) else str(node)
-
-
-def _path_steps(path: str) -> list[str | int]:
-    steps: list[str | int] = []
-    i = 1  # skip "$"
-    while i < len(path):
-        if path[i] == ".":
-            j = i + 1
-            while j < len(path) and path[j] not in ".[":
-                j += 1
-            steps.append(path[i + 1 : j])
-            i = j
-        else:  # "[...]": an index or a JSON-quoted key
-            decoder = json.JSONDecoder()
-            value, end = decoder.raw_decode(path, i + 1)
-            steps.append(value)
-            i = end + 1
-    return steps
-
-
 def _scan_document(text: str, min_confidence: float) -> list[_Located]:
     document = json_or_none(text)
     if not is_not_json(document):
         return [
-            _Located(
-                f, 1, 0, _preview((_value_at(document, f.path) or "")[f.start : f.end], f.kind)
-            )
+            _Located(f, 1, 0, _preview((value_at(document, f.path) or "")[f.start : f.end], f.kind))
             for f in find_in_json(text, min_confidence=min_confidence)
         ]
     lines = text.splitlines(keepends=True)
@@ -133,7 +100,7 @@ def _scan_ndjson(lines: list[str], min_confidence: float) -> list[_Located]:
             continue
         document = json.loads(line)
         for f in find_in_json(line, min_confidence=min_confidence):
-            value = (_value_at(document, f.path) or "")[f.start : f.end]
+            value = (value_at(document, f.path) or "")[f.start : f.end]
             out.append(_Located(f, number, 0, _preview(value, f.kind)))
     return out
 

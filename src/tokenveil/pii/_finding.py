@@ -53,7 +53,3 @@ class Finding:
     def __str__(self) -> str:
         where = f"{self.path}:" if self.path is not None else ""
         return f"{self.kind} at {where}{self.start}-{self.end} ({self.confidence:.2f})"
-
-    def with_path(self, path: str | None) -> Finding:
-        """The same finding located at another path (used when re-rooting nested scans)."""
-        return Finding(self.kind, self.start, self.end, self.confidence, path)

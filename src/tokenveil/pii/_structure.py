@@ -29,7 +29,9 @@ __all__ = [
     "is_not_json",
     "json_or_none",
     "loc_path",
+    "path_steps",
     "scan_collected",
+    "value_at",
     "walk_replace",
 ]
 
@@ -163,6 +165,40 @@ def loc_path(loc: Loc, root: str = "$") -> str:
         else:
             parts.append(f"[{json.dumps(step, ensure_ascii=False)}]")
     return root + "".join(reversed(parts))
+
+
+def path_steps(path: str) -> list[str | int]:
+    """The keys and indices of a path written by :func:`loc_path` (``$.a["b c"][0]``)."""
+    steps: list[str | int] = []
+    decoder = json.JSONDecoder()
+    i = 1  # after "$"
+    while i < len(path):
+        if path[i] == ".":
+            j = i + 1
+            while j < len(path) and path[j] not in ".[":
+                j += 1
+            steps.append(path[i + 1 : j])
+            i = j
+        else:  # "[...]": an index or a JSON-quoted key
+            step, end = decoder.raw_decode(path, i + 1)
+            steps.append(step)
+            i = end + 1
+    return steps
+
+
+def value_at(document: object, path: str | None) -> str | None:
+    """The scanned text of the leaf at ``path`` (a number as its spelling), None if absent."""
+    if path is None:
+        return None
+    node = document
+    for step in path_steps(path):
+        try:
+            node = node[step]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    if isinstance(node, str):
+        return node
+    return str(node) if type(node) is int else None
 
 
 def scan_collected(collected: Collected) -> list[Raw]:

@@ -26,7 +26,6 @@ from stdnum.us import ssn as _us_ssn
 
 __all__ = [
     "NATIONAL_REGIONS",
-    "digits_of",
     "ip_confidence",
     "is_card",
     "is_iban",
@@ -38,14 +37,6 @@ __all__ = [
 
 #: Regions tried for national-format phone numbers (only when a key or context word says phone).
 NATIONAL_REGIONS: tuple[str, ...] = ("DE", "FR", "ES", "IT", "NL", "GB", "US")
-
-_NOT_DIGITS = re.compile(r"\D+")
-
-
-def digits_of(text: str) -> str:
-    """Only the ASCII digits of ``text``."""
-    return _NOT_DIGITS.sub("", text)
-
 
 # (prefix low, high, prefix width, allowed lengths): published IIN ranges of the major networks.
 # A Luhn-valid digit run outside every range is far more likely an order number than a card.
