@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tokenveil.scan import RecordedResponse
 from tokenveil.scan._discovery import endpoints_from_openapi, fill_template, tokens_from_response
 
@@ -101,3 +103,20 @@ def test_a_cookie_only_login_yields_the_access_token_from_the_cookie() -> None:
     """APIs that answer with Set-Cookie only still give the scanner a token."""
     response = RecordedResponse(200, (("set-cookie", "access_token=eyJabc.eyJdef.sig; Secure"),))
     assert tokens_from_response(None, response).access == "eyJabc.eyJdef.sig"
+
+
+@pytest.mark.parametrize(
+    ("extra", "path"),
+    [
+        ({"servers": [{"url": "/api/v1"}]}, "/api/v1/items/A1"),
+        ({"servers": [{"url": "https://elsewhere.example.test/v2/"}]}, "/v2/items/A1"),
+        ({"servers": [{"url": "https://{region}.example.test/v3"}]}, "/items/A1"),
+        ({"basePath": "/legacy"}, "/legacy/items/A1"),
+        ({}, "/items/A1"),
+    ],
+)
+def test_server_url_and_base_path_prefix_every_operation(extra: dict[str, Any], path: str) -> None:
+    """OpenAPI 3 servers[0] path or Swagger 2 basePath; the server's host is never used."""
+    doc = {**DOC, **extra}
+    ep = next(e for e in endpoints_from_openapi(doc) if e.template.endswith("/items/{sku}"))
+    assert ep.path == path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from tokenveil.scan._checks._base import looks_like_jwt
 from tokenveil.scan._checks._transport import parse_set_cookie
@@ -153,6 +154,20 @@ def _response_schema(doc: dict[str, Any], op: dict[str, Any]) -> dict[str, Any] 
     return None
 
 
+def _server_prefix(doc: dict[str, Any]) -> str:
+    """The path every operation hangs under: Swagger 2.0 ``basePath``, or the path of the first
+    OpenAPI 3 ``servers`` URL (its host is ignored: the scan stays on the target)."""
+    if "basePath" in doc:
+        return str(doc["basePath"]).rstrip("/")
+    servers = doc.get("servers")
+    if isinstance(servers, list) and servers and isinstance(servers[0], dict):
+        url = str(servers[0].get("url", ""))
+        if "{" in url:  # server variables: too ambiguous to guess
+            return ""
+        return urlsplit(url).path.rstrip("/")
+    return ""
+
+
 def endpoints_from_openapi(doc: dict[str, Any]) -> list[Endpoint]:
     """Every operation of an OpenAPI 3.x / Swagger 2.0 document, path parameters filled from
     examples, defaults, enums or type-based guesses."""
@@ -160,7 +175,7 @@ def endpoints_from_openapi(doc: dict[str, Any]) -> list[Endpoint]:
     paths = doc.get("paths")
     if not isinstance(paths, dict):
         return out
-    prefix = str(doc.get("basePath", "")).rstrip("/")
+    prefix = _server_prefix(doc)
     for template, item in paths.items():
         if not isinstance(item, dict):
             continue
