@@ -120,3 +120,23 @@ def test_server_url_and_base_path_prefix_every_operation(extra: dict[str, Any], 
     doc = {**DOC, **extra}
     ep = next(e for e in endpoints_from_openapi(doc) if e.template.endswith("/items/{sku}"))
     assert ep.path == path
+
+
+def test_required_query_parameters_are_filled_and_optional_ones_left_out() -> None:
+    """A required ?q= gets its example; an optional ?page= is not sent."""
+    doc: dict[str, Any] = {
+        "paths": {
+            "/search": {
+                "get": {
+                    "parameters": [
+                        {"name": "q", "in": "query", "required": True, "example": "tea set"},
+                        {"name": "page", "in": "query", "schema": {"type": "integer"}},
+                    ],
+                    "responses": {"200": {"description": "ok"}},
+                }
+            }
+        }
+    }
+    (ep,) = endpoints_from_openapi(doc)
+    assert ep.path == "/search?q=tea+set"
+    assert ep.key == "GET /search"

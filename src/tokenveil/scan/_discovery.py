@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from tokenveil.scan._checks._base import looks_like_jwt
 from tokenveil.scan._checks._transport import parse_set_cookie
@@ -190,11 +190,18 @@ def endpoints_from_openapi(doc: dict[str, Any]) -> list[Endpoint]:
                 for p in params
                 if isinstance(p, dict) and p.get("in") == "path" and "name" in p
             }
+            # Required query parameters too, or the baseline only ever sees 422s.
+            query = {
+                str(p["name"]): _example(p)
+                for p in params
+                if isinstance(p, dict) and p.get("in") == "query" and p.get("required")
+            }
             full = f"{prefix}{template}"
+            concrete = fill_template(full, values)
             out.append(
                 Endpoint(
                     method=method.upper(),
-                    path=fill_template(full, values),
+                    path=f"{concrete}?{urlencode(query)}" if query else concrete,
                     template=full,
                     response_schema=_response_schema(doc, op),
                     params=tuple(_PARAM.findall(full)),
