@@ -345,25 +345,26 @@ def fire_with_endpoint(base: str, client_id: str, secret: str, **body: object) -
     return fire
 
 
-def prepare(data_dir: Path, env: Mapping[str, str], users: int) -> str | None:
-    """Users ``u0..uN``, the DPoP-bound client and an admin client. Returns the admin secret."""
-    for n in range(users):
-        cli(data_dir, env, "users", "add", f"u{n}", "--password-stdin", stdin=PASSWORD + "\n")
-    cli(data_dir, env, "clients", "add", DPOP_CLIENT, "--scope", "profile", "--dpop")
-    out = cli(
-        data_dir,
-        env,
-        "clients",
-        "add",
-        "bench-admin",
-        "--scope",
-        "admin:killswitch",
-        "--grant",
-        "client_credentials",
-        "--confidential",
-    )
-    found = re.search(r"(tvc_[A-Za-z0-9_-]+)", out)
-    return found.group(1) if found else None
+async def setup_store(data_dir: Path, env: Mapping[str, str], users: int) -> str | None:
+    """Users ``u0..uN``, the DPoP-bound client and an admin client, written to the store
+    directly (in process: quicker than one CLI process each). Returns the admin secret."""
+    from tokenveil.config import Settings
+    from tokenveil.service import TokenService
+
+    service = await TokenService.open(Settings.from_env(env, data_dir=data_dir))
+    try:
+        for n in range(users):
+            await service.add_user(f"u{n}", PASSWORD, scopes=["profile", "orders"])
+        await service.add_client(DPOP_CLIENT, scopes=["profile"], dpop_bound=True)
+        _, secret = await service.add_client(
+            "bench-admin",
+            scopes=["admin:killswitch"],
+            grant_types=["client_credentials"],
+            confidential=True,
+        )
+        return secret
+    finally:
+        await service.close()
 
 
 def default_env(poll: float, **extra: str) -> dict[str, str]:
@@ -426,7 +427,7 @@ def main() -> None:
     env = default_env(args.poll, **extra)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
-        secret = prepare(data_dir, env, args.users)
+        secret = asyncio.run(setup_store(data_dir, env, args.users))
         with serving(data_dir, env, args.instances) as servers:
             families = "unbound" if args.dpop else "suspect"
             if args.via == "endpoint" and secret:

@@ -9,9 +9,9 @@ from bench.killswitch import (
     default_env,
     fire_with_cli,
     fire_with_endpoint,
-    prepare,
     scenario,
     serving,
+    setup_store,
 )
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ async def test_clients_renew_silently_through_a_cli_kill_switch(tmp_path: Path) 
     """CLI purge on SQLite: old tokens die within 2 s, none accepted after, no client fails."""
     env = default_env(0.2)
     data_dir = tmp_path / "data"
-    prepare(data_dir, env, users=2)
+    await setup_store(data_dir, env, users=2)
     with serving(data_dir, env) as servers:
         fire = fire_with_cli(data_dir, env, "--rotate-keys", "--revoke-families", "suspect")
         figures = await scenario(
@@ -45,7 +45,7 @@ async def test_unbound_purge_spares_dpop_clients_and_logs_out_bearer_ones(tmp_pa
     """Admin endpoint, --revoke-families unbound: DPoP-bound clients renew, bearer ones cannot."""
     env = default_env(0.2)
     data_dir = tmp_path / "data"
-    secret = prepare(data_dir, env, users=2)
+    secret = await setup_store(data_dir, env, users=2)
     assert secret is not None
     with serving(data_dir, env) as servers:
         fire = fire_with_endpoint(servers[0].base, "bench-admin", secret, revoke_families="unbound")
