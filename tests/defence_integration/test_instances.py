@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -41,7 +41,7 @@ def cluster_env(fresh_postgres_url: str, redis_url: str, redis_prefix: str) -> d
 
 
 @pytest.fixture
-async def cluster(tmp_path: Path, cluster_env: dict[str, str]) -> Iterator[list[Server]]:
+async def cluster(tmp_path: Path, cluster_env: dict[str, str]) -> AsyncIterator[list[Server]]:
     data_dir = tmp_path / "data"
     secret = await setup_store(data_dir, cluster_env, users=2)
     cluster_env["ADMIN_SECRET"] = secret or ""
