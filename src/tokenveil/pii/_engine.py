@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from tokenveil.pii import _patterns as p
 from tokenveil.pii import _validators as v
-from tokenveil.pii._evidence import NO_HINT, Hint, context_kinds, negative_context
+from tokenveil.pii._evidence import NO_HINT, Hint, context_supports, negative_context
 from tokenveil.pii._finding import Kind
 
 __all__ = ["SEP", "Raw", "resolve", "scan", "whole_value"]
@@ -55,22 +55,27 @@ def _window(text: str, seg_start: int, pos: int) -> str:
 class _Context:
     """Evidence for one candidate, computed only when a decision needs it."""
 
-    __slots__ = ("_kinds", "_neg", "hint", "pos", "seg_start", "text")
+    __slots__ = ("_lowered", "_neg", "_seen", "hint", "pos", "seg_start", "text")
 
     def __init__(self, text: str, seg_start: int, pos: int, hint: Hint) -> None:
         self.text = text
         self.seg_start = seg_start
         self.pos = pos
         self.hint = hint
-        self._kinds: frozenset[str] | None = None
+        self._lowered: str | None = None
+        self._seen: dict[str, bool] = {}
         self._neg: bool | None = None
 
     def supports(self, kind: str) -> bool:
         if kind in self.hint.kinds:
             return True
-        if self._kinds is None:
-            self._kinds = context_kinds(_window(self.text, self.seg_start, self.pos))
-        return kind in self._kinds
+        known = self._seen.get(kind)
+        if known is None:
+            # Only the asked kind's words are searched: most candidates ask about one kind.
+            if self._lowered is None:
+                self._lowered = _window(self.text, self.seg_start, self.pos).lower()
+            known = self._seen[kind] = context_supports(self._lowered, kind)
+        return known
 
     def negative(self) -> bool:
         if self.hint.negative:

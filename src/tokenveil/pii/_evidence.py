@@ -12,7 +12,14 @@ from dataclasses import dataclass
 
 from tokenveil.pii._finding import Kind
 
-__all__ = ["NO_HINT", "Hint", "context_kinds", "key_hint", "negative_context"]
+__all__ = [
+    "NO_HINT",
+    "Hint",
+    "context_kinds",
+    "context_supports",
+    "key_hint",
+    "negative_context",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,6 +216,15 @@ _NEGATIVE_CONTEXT = re.compile(
     r"checksum|build|version|\bver\b|\bv$|release|serial|commit|transaction|ticket|bestell|"
     r"commande|pedido|ordine|bestelling|rechnung|facture|factura|fattura|factuur"
 )
+
+
+_CONTEXT_BY_KIND: dict[str, re.Pattern[str]] = dict(_CONTEXT)
+
+
+def context_supports(lowered_window: str, kind: str) -> bool:
+    """True when the (lower-cased) words just before a candidate speak for ``kind``."""
+    pattern = _CONTEXT_BY_KIND.get(kind)
+    return pattern is not None and pattern.search(lowered_window) is not None
 
 
 def context_kinds(window: str) -> frozenset[str]:

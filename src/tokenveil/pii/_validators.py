@@ -73,8 +73,21 @@ def is_card(digits: str) -> bool:
     return False
 
 
+_IBAN_DIGITS = {ch: str(i) for i, ch in enumerate("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")}
+
+
 def is_iban(compact: str) -> bool:
-    """An IBAN whose country length and ISO 7064 mod-97 check digits agree (stdnum)."""
+    """An IBAN whose country length and ISO 7064 mod-97 check digits agree (stdnum).
+
+    The bare mod-97 test runs first: it is a few microseconds, stdnum's country lookup a few
+    hundred, and most candidates that fail fail there.
+    """
+    rotated = compact[4:] + compact[:4]
+    try:
+        if int("".join(_IBAN_DIGITS[ch] for ch in rotated)) % 97 != 1:
+            return False
+    except KeyError:
+        return False
     return bool(_iban.is_valid(compact))
 
 
