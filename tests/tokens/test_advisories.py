@@ -327,3 +327,25 @@ def test_stale_revocation_view_fails_closed(ring: KeyRing, clock: Clock) -> None
     clock.advance(6)
     with pytest.raises(StoreUnavailable):
         verifier.verify(token)
+
+
+def test_non_canonical_base64_spelling_refused(
+    ring: KeyRing, verifier: AccessTokenVerifier, clock: Clock
+) -> None:
+    """One token, one spelling: unused trailing bits set in the signature are refused."""
+    token = sign(_active(ring), claims_for(clock))
+    head, sig = token.rsplit(".", 1)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 64 bytes of ES256 signature → 86 characters, the last one carrying 4 unused bits.
+    bumped = alphabet[alphabet.index(sig[-1]) | 1]
+    with pytest.raises(MalformedToken):
+        verifier.verify(f"{head}.{sig[:-1]}{bumped}")
+
+
+def test_verified_claims_are_read_only(
+    ring: KeyRing, verifier: AccessTokenVerifier, clock: Clock
+) -> None:
+    """A handler cannot change the claims other requests with the same token will see."""
+    principal = verifier.verify(sign(_active(ring), claims_for(clock)))
+    with pytest.raises(TypeError):
+        principal.claims["scope"] = "admin"  # type: ignore[index]

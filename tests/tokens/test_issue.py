@@ -86,3 +86,20 @@ def test_access_ttl_over_15_minutes_needs_opt_in_and_warns() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         Settings(access_ttl=900)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"tenant": {"bob.smith@example.com": True}},
+        {"tenant": {"ok": {"a b": 1}}},
+        {"tenant": [{"x@y.example": 1}]},
+    ],
+)
+async def test_nested_object_keys_must_be_plain_names(extra: dict[str, object]) -> None:
+    """PII hidden in a nested object key is refused; the error names the top-level claim only."""
+    issuer = await _issuer(Clock(), ClaimsPolicy.with_extra(["tenant"]))
+    with pytest.raises(ClaimsPolicyViolation) as info:
+        issuer.issue(sub="usr_x", client_id="web", extra=extra)
+    assert info.value.claim == "tenant"
+    assert "example" not in str(info.value)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from tests.tokens._helpers import AUDIENCE, ISSUER, Clock, claims_for, make_ring, sign
-from tokenveil.errors import RevokedToken, StoreUnavailable
+from tokenveil.errors import ConfigurationError, RevokedToken, StoreUnavailable
 from tokenveil.keys import KeyRing, generate_private_key
 from tokenveil.tokens import JWKSKeys, RemoteVerifier, UnknownSigningKey
 
@@ -97,3 +97,37 @@ async def test_issuer_unreachable_fails_closed() -> None:
     issuer.down = True
     with pytest.raises(StoreUnavailable):
         await verifier.verify_async(sign(ring.signing_key(), claims_for(clock)))
+
+
+async def test_failed_fetch_backs_off_instead_of_refetching_per_request() -> None:
+    """An issuer outage does not turn every request (or forged kid) into a new fetch."""
+    clock = Clock()
+    ring, issuer, verifier = await _setup(clock)
+    await verifier.verify_async(sign(ring.signing_key(), claims_for(clock)))
+    issuer.down = True
+    clock.advance(301)
+    forged = sign(generate_private_key("ES256"), claims_for(clock, jti="forged"))
+    for _ in range(20):
+        with pytest.raises(UnknownSigningKey):
+            await verifier.verify_async(forged)
+    assert issuer.fetches == 2
+    # Known keys keep working during the outage (up to the hard staleness limit).
+    assert (await verifier.verify_async(sign(ring.signing_key(), claims_for(clock)))).sub
+
+
+async def test_oversized_jwks_refused_while_streaming() -> None:
+    """A JWKS body over 256 KiB is refused, without trusting Content-Length."""
+    clock = Clock()
+    huge = httpx.Response(200, content=b'{"keys": [' + b" " * 300_000 + b"]}")
+    client = httpx.AsyncClient(transport=httpx.MockTransport(lambda _: huge))
+    keys = JWKSKeys(URL, client, clock=clock)
+    with pytest.raises(StoreUnavailable):
+        await keys.refresh(force=True)
+
+
+@pytest.mark.parametrize("url", ["http://issuer.test/jwks.json", "ftp://issuer.test/jwks"])
+def test_plain_http_jwks_url_refused_off_loopback(url: str) -> None:
+    """Keys fetched over plain HTTP could be swapped in transit: https only, except loopback."""
+    with pytest.raises(ConfigurationError):
+        JWKSKeys(url, httpx.AsyncClient())
+    JWKSKeys("http://127.0.0.1:8000/.well-known/jwks.json", httpx.AsyncClient())

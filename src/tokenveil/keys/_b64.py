@@ -23,12 +23,19 @@ def b64url_decode(text: str | bytes) -> bytes:
     if len(raw) % 4 == 1 or b"+" in raw or b"/" in raw or b"=" in raw:
         raise ValueError("invalid base64url")
     try:
-        return binascii.a2b_base64(
+        data = binascii.a2b_base64(
             raw.translate(_TO_STANDARD) + _PAD[len(raw) % 4], strict_mode=True
         )
     except binascii.Error as exc:
         raise ValueError("invalid base64url") from exc
+    # Canonical form only (RFC 4648 §3.5): the unused low bits of the last character must be
+    # zero, so one token has exactly one spelling (caches and logs key on the string).
+    tail = len(raw) % 4
+    if tail and _ALPHABET.index(raw[-1]) & (0x0F if tail == 2 else 0x03):
+        raise ValueError("non-canonical base64url")
+    return data
 
 
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _PAD = (b"", b"", b"==", b"=")

@@ -19,6 +19,9 @@ ACCESS_TOKEN_CLAIMS: frozenset[str] = frozenset(
     {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "cnf", "auth_time"}
 )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 §3.3 scope-token
+#: Keys of nested claim objects are names, never data: an email used as a key is still an email.
+_NESTED_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+_MAX_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +44,24 @@ class ClaimsPolicy:
             not isinstance(scope, str) or not all(_SCOPE_TOKEN.match(s) for s in scope.split())
         ):
             raise ClaimsPolicyViolation("scope", "not a space-separated list of scope tokens")
+        for name, value in claims.items():
+            _check_nested_keys(name, value, 0)
         from tokenveil.pii import lint_claims
 
         for finding in lint_claims(claims):
-            claim = finding.path or "?"
+            # Only the top-level claim is named: a nested path could itself carry data.
+            claim = re.split(r"[.\[]", finding.path or "?", maxsplit=1)[0]
             raise ClaimsPolicyViolation(claim, "value looks like personal data", finding.kind)
+
+
+def _check_nested_keys(claim: str, value: object, depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise ClaimsPolicyViolation(claim, "nested too deeply")
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if not isinstance(key, str) or not _NESTED_KEY.match(key):
+                raise ClaimsPolicyViolation(claim, "holds an object key that is not a plain name")
+            _check_nested_keys(claim, inner, depth + 1)
+    elif isinstance(value, list | tuple):
+        for inner in value:
+            _check_nested_keys(claim, inner, depth + 1)

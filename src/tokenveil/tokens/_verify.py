@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from tokenveil._principal import Principal
@@ -211,7 +212,8 @@ class AccessTokenVerifier:
             expires_at=int(exp),
             kid=kid,
             jkt=jkt if isinstance(jkt, str) else None,
-            claims=claims,
+            # Read-only: the cached Principal is shared by every request with this token.
+            claims=MappingProxyType(claims),
         )
 
 
