@@ -97,12 +97,12 @@ def _leaf_text(node: object, hint: Hint) -> str | None:
 def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
     """Gather the scannable leaves of ``root`` (dicts, lists, tuples, str, int)."""
     out = Collected()
-    # Bound methods: this loop runs once per value of every scanned document.
+    # Bound methods and inlined type tests: this loop runs once per value of every document.
     add_value, add_hint = out.values.append, out.hints.append
     add_parent, add_step = out.parents.append, out.steps.append
     add_keyed = out.keyed.append
     values = out.values
-    containers = (dict, list, tuple)
+    min_str, min_int = _MIN_SCANNED_STR, _MIN_SCANNED_INT
 
     def leaf(text: str, parent: Loc, step: str | int | None, hint: Hint) -> None:
         if hint.kinds:
@@ -114,36 +114,33 @@ def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
 
     def visit(node: object, loc: Loc, hint: Hint) -> None:
         if type(node) is dict:
-            for (key, child), child_hint in zip(node.items(), _hints_of(node, hint), strict=True):
+            # zip(strict=False): _hints_of returns exactly one hint per key of this dict.
+            for (key, child), child_hint in zip(node.items(), _hints_of(node, hint), strict=False):
                 kind = type(child)
                 if kind is str:
                     if child_hint.kinds:
                         add_keyed(len(values))
-                    elif len(child) < _MIN_SCANNED_STR:
+                    elif len(child) < min_str:
                         continue
                     add_value(child)
                     add_parent(loc)
                     add_step(key)
                     add_hint(child_hint)
-                elif kind in containers:
+                elif kind is dict or kind is list or kind is tuple:
                     visit(child, (loc, key), child_hint)
-                else:
-                    text = _leaf_text(child, child_hint)
-                    if text is not None:
-                        leaf(text, loc, key, child_hint)
-        elif type(node) in (list, tuple):
+                elif kind is int and (child >= min_int or child <= -min_int or child_hint.kinds):
+                    leaf(str(child), loc, key, child_hint)
+        elif type(node) is list or type(node) is tuple:
             # List items inherit the evidence of the list's key: "emails": ["...", "..."].
-            for index, child in enumerate(node):  # type: ignore[arg-type]
+            for index, child in enumerate(node):
                 kind = type(child)
                 if kind is str:
-                    if len(child) >= _MIN_SCANNED_STR or hint.kinds:
+                    if len(child) >= min_str or hint.kinds:
                         leaf(child, loc, index, hint)
-                elif kind in containers:
+                elif kind is dict or kind is list or kind is tuple:
                     visit(child, (loc, index), hint)
-                else:
-                    text = _leaf_text(child, hint)
-                    if text is not None:
-                        leaf(text, loc, index, hint)
+                elif kind is int and (child >= min_int or child <= -min_int or hint.kinds):
+                    leaf(str(child), loc, index, hint)
         else:
             text = _leaf_text(node, hint)
             if text is not None:
