@@ -403,6 +403,48 @@ async def scenario(
     return await run(sessions, probes, fire, after=after)
 
 
+async def monitor_cost(rounds: int = 20_000, redis_url: str | None = None) -> str:
+    """Microseconds per request spent verifying (repeat path) and monitoring, in process."""
+    import tempfile
+
+    from tokenveil.config import Settings
+    from tokenveil.service import TokenService
+    from tokenveil.store import MemoryStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(
+            data_dir=Path(tmp),
+            kek=b64url_encode(secrets.token_bytes(32)),
+            monitoring=True,
+            redis_url=redis_url,
+            redis_prefix=f"tvbench:{secrets.token_hex(4)}:",
+        )
+        service = await TokenService.open(settings, store=None if redis_url else MemoryStore())
+        try:
+            token = service.issuer.issue(sub="usr_bench", client_id="c", scope=["profile"]).token
+            principal = service.verify(token)
+            scope = {
+                "type": "http",
+                "client": ("203.0.113.7", 50000),
+                "headers": [(b"user-agent", b"bench/1.0")],
+            }
+            started = time.perf_counter()
+            for _ in range(rounds):
+                service.verify(token)
+            verify_us = (time.perf_counter() - started) / rounds * 1e6
+            started = time.perf_counter()
+            for _ in range(rounds):
+                await service.defence.observe(principal, scope)
+            observe_us = (time.perf_counter() - started) / rounds * 1e6
+        finally:
+            await service.close()
+    where = "Redis windows (one round trip)" if redis_url else "in-memory windows"
+    return (
+        f"monitor cost ({where}): verify (repeat) {verify_us:.2f} µs, "
+        f"observe {observe_us:.1f} µs per request"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--clients", type=int, default=60)
@@ -414,7 +456,13 @@ def main() -> None:
     parser.add_argument("--dpop", action="store_true", help="half DPoP-bound, revoke unbound")
     parser.add_argument("--database-url")
     parser.add_argument("--redis-url")
+    parser.add_argument(
+        "--monitor-cost", action="store_true", help="only measure the monitor's per-request cost"
+    )
     args = parser.parse_args(sys.argv[2:] if sys.argv[1:2] == ["killswitch"] else None)
+    if args.monitor_cost:
+        print(asyncio.run(monitor_cost(redis_url=args.redis_url)))
+        return
 
     import tempfile
 
