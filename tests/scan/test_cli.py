@@ -153,8 +153,7 @@ def _findings(path: Path) -> set[tuple[str, str]]:
 def test_active_scan_finds_tokens_surviving_logout(
     vulnapp_url: str, vulnapp_result: ScanResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """--active logs out through POST /logout, then replays the token: TV-VAL-010. The default
-    (passive) scan posts nothing to /logout, so the finding cannot appear there."""
+    """--active logs out via POST /logout and replays the token (TV-VAL-010); passive never does."""
     monkeypatch.setenv("SCAN_PW", PASSWORD)
     active = tmp_path / "active.json"
     result = _scan(

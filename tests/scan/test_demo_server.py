@@ -106,8 +106,7 @@ def _scan(base: str, *, active: bool) -> ScanResult:
 
 
 def test_demo_server_has_no_finding_above_low(demo_url: str) -> None:
-    """Every attack of the scanner fails against the demo, revocation included (--active runs
-    every passive probe too, then revokes the token and replays it)."""
+    """Every attack fails against the demo, the --active revocation replay included."""
     result = _scan(demo_url, active=True)
     assert result.complete
     assert result.notes == []  # the revocation call was accepted, so TV-VAL-010 was tested

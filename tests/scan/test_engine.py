@@ -109,8 +109,7 @@ def test_options_repr_hides_passwords_and_tokens() -> None:
 
 
 async def test_a_tight_budget_is_shared_between_phases() -> None:
-    """With 120 requests the baseline and forging leave room for the later phases: the query
-    string and error probes still run, and the notes say what was cut."""
+    """With 120 requests, query-string and error probes still run; notes say what was cut."""
     _, scanner = await _scan(vulnapp.app, max_requests=120, **LOGIN)
     result = scanner.result()
     ids = {f.id for f in result.findings}
@@ -159,8 +158,7 @@ def _cookie_app() -> FastAPI:
 
 
 async def test_cookie_authenticated_apis_are_attacked_through_the_cookie() -> None:
-    """A login that answers only Set-Cookie: the scanner presents every token (real, forged)
-    as that cookie, the baseline without it is refused, and the unverified route is found."""
+    """Cookie-only login: every token travels as that cookie; the unverified route is found."""
     transport, scanner = await _scan(
         _cookie_app(), login_url=f"{TARGET}/session", username="alice", password="pw"
     )
