@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 
 from tokenveil.scan import BudgetExhausted, ScanError, UnsafeRequest
-from tokenveil.scan._driver import Driver
+from tokenveil.scan._driver import MAX_BODY, Driver
 
 ORIGIN = "http://127.0.0.1:9"
 
@@ -161,3 +163,20 @@ async def test_429_pauses_as_asked_capped_at_ten_seconds() -> None:
             await driver.send("p", "GET /", "GET", f"{ORIGIN}/")
     assert clock.slept == [3.0, 10.0]
     assert driver.rate_limited == 2
+
+
+async def test_huge_bodies_are_cut_at_the_cap() -> None:
+    """A multi-megabyte answer is recorded up to MAX_BODY only."""
+
+    async def stream() -> AsyncIterator[bytes]:
+        for _ in range(64):
+            yield b"x" * 65536
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=stream())
+
+    async with _client(httpx.MockTransport(handler)) as client:
+        driver = Driver(client, allowed_origins={ORIGIN}, rate=0)
+        ex = await driver.send("p", "GET /", "GET", f"{ORIGIN}/")
+    assert ex.response is not None
+    assert len(ex.response.body) == MAX_BODY

@@ -57,6 +57,18 @@ class UnsafeRequest(ScanError):
     code = "scan_unsafe_request"
 
 
+async def _read_capped(answer: httpx.Response) -> bytes:
+    """At most MAX_BODY bytes of the body: a hostile target cannot exhaust the scanner's memory."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in answer.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= MAX_BODY:
+            break
+    return b"".join(chunks)[:MAX_BODY]
+
+
 Sleep = Callable[[float], Awaitable[None]]
 OnRequest = Callable[[Exchange], None]
 
@@ -139,10 +151,13 @@ class Driver:
         response: RecordedResponse | None = None
         error: str | None = None
         try:
-            answer = await self._client.send(request, follow_redirects=False)
-            body = await answer.aread()
+            answer = await self._client.send(request, follow_redirects=False, stream=True)
+            try:
+                body = await _read_capped(answer)
+            finally:
+                await answer.aclose()
             response = RecordedResponse(
-                answer.status_code, tuple(answer.headers.multi_items()), body[:MAX_BODY]
+                answer.status_code, tuple(answer.headers.multi_items()), body
             )
             if answer.status_code == 429:
                 self._back_off(answer.headers.get("retry-after"))
