@@ -160,16 +160,24 @@ class Figures:
     old_accepted_after: int = 0
     old_rejected: int = 0
     cutoff: float = 0.0
+    #: Per instance: when the first old-token rejection was received, and when that request
+    #: was sent (under load the gap is queueing in the server, not propagation).
     first_rejection: dict[str, float] = field(default_factory=dict)
+    first_rejection_sent: dict[str, float] = field(default_factory=dict)
 
     def propagation(self) -> dict[str, float]:
+        """Committed cut-off → first old-token rejection received, per instance."""
         return {base: at - self.cutoff for base, at in self.first_rejection.items()}
 
     def summary(self) -> str:
         delays = ", ".join(f"{d * 1000:.0f} ms" for d in self.propagation().values()) or "none"
+        sent = ", ".join(
+            f"{(at - self.cutoff) * 1000:+.0f} ms" for at in self.first_rejection_sent.values()
+        )
         return (
             f"requests={self.requests} refreshes={self.refreshes} "
-            f"propagation=[{delays}] old_accepted_after_propagation={self.old_accepted_after} "
+            f"propagation=[{delays}] (that request sent at [{sent}]) "
+            f"old_accepted_after_propagation={self.old_accepted_after} "
             f"old_rejected={self.old_rejected} legit_failed={self.legit_failed} "
             f"must_login_again={self.must_login_again}"
         )
@@ -240,7 +248,7 @@ async def client_loop(
         if status == 200:
             _old_accepted(figures, session, session.access, sent)
         elif status == 401:
-            _old_rejected(figures, session, session.access)
+            _old_rejected(figures, session, session.access, sent)
             figures.refreshes += 1
             if not await _refresh(http, session):
                 session.dead = True
@@ -266,14 +274,16 @@ async def old_token_probe(
         if status == 200:
             _old_accepted(figures, session, session.old_access, sent)
         elif status == 401:
-            _old_rejected(figures, session, session.old_access)
+            _old_rejected(figures, session, session.old_access, sent)
         await asyncio.sleep(pace)
 
 
-def _old_rejected(figures: Figures, session: Session, token: str) -> None:
+def _old_rejected(figures: Figures, session: Session, token: str, sent: float) -> None:
     if token == session.old_access:
         figures.old_rejected += 1
-        figures.first_rejection.setdefault(session.base, time.time())
+        if session.base not in figures.first_rejection:
+            figures.first_rejection[session.base] = time.time()
+            figures.first_rejection_sent[session.base] = sent
 
 
 def _old_accepted(figures: Figures, session: Session, token: str, sent: float) -> None:
@@ -445,6 +455,19 @@ async def monitor_cost(rounds: int = 20_000, redis_url: str | None = None) -> st
     )
 
 
+async def _forget_prefix(redis_url: str, prefix: str) -> None:
+    """Delete the bench's own Redis keys (and only those)."""
+    from tokenveil.store.redis import connect
+
+    client = connect(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--clients", type=int, default=60)
@@ -494,6 +517,8 @@ def main() -> None:
                     after=args.seconds,
                 )
             )
+    if args.redis_url:
+        asyncio.run(_forget_prefix(args.redis_url, extra["TOKENVEIL_REDIS_PREFIX"]))
     store = "PostgreSQL" if args.database_url else "SQLite"
     print(
         f"killswitch: {args.clients} clients, {args.instances} instance(s) on {store}"

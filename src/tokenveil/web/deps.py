@@ -137,9 +137,8 @@ def _credentials(request: Request, cookie_name: str | None) -> tuple[str, str | 
     if header:
         kind, _, token = header.partition(" ")
         kind = kind.lower()
-        if kind in ("bearer", "dpop") and token.strip():
-            return kind, token.strip()
-        return kind, None
+        if kind in ("bearer", "dpop"):
+            return kind, token.strip() or None
     if cookie_name is not None:
         return "bearer", request.cookies.get(cookie_name)
     return "bearer", None
