@@ -13,7 +13,7 @@ from fastapi import FastAPI, Form, HTTPException, Request, Response
 from tests.scan import vulnapp
 from tests.scan._recorded import SECRET, token
 from tokenveil.scan import ScanError, Scanner, ScanOptions
-from tokenveil.scan._jose import b64url_decode
+from tokenveil.scan._jose import b64url_decode, decode_unverified
 
 TARGET = "http://127.0.0.1:1"
 
@@ -119,6 +119,18 @@ async def test_a_tight_budget_is_shared_between_phases() -> None:
     assert result.requests <= 120
 
 
+def _verified(tok: str) -> dict[str, Any] | None:
+    """The claims of an HS256 token signed with the tests' key, else None (a sound verifier)."""
+    signing_input, _, sig = tok.rpartition(".")
+    expected = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
+    try:
+        valid = bool(sig) and hmac.compare_digest(expected, b64url_decode(sig))
+    except ValueError:
+        return None
+    decoded = decode_unverified(tok) if valid else None
+    return decoded[1] if decoded is not None else None
+
+
 def _cookie_app() -> FastAPI:
     """An API that authenticates by a session cookie only, with one unverified route."""
     app = FastAPI()
@@ -138,14 +150,7 @@ def _cookie_app() -> FastAPI:
 
     @app.get("/me")
     def me(request: Request) -> dict[str, str]:
-        value = cookie(request)
-        signing_input, _, sig = value.rpartition(".")
-        expected = hmac.new(SECRET, signing_input.encode(), hashlib.sha256).digest()
-        try:
-            valid = bool(sig) and hmac.compare_digest(expected, b64url_decode(sig))
-        except ValueError:
-            valid = False
-        if not valid:
+        if _verified(cookie(request)) is None:
             raise HTTPException(401, "unauthorized")
         return {"status": "you"}
 
@@ -169,3 +174,53 @@ async def test_cookie_authenticated_apis_are_attacked_through_the_cookie() -> No
     ids = {(f.id, f.endpoint) for f in scanner.result().findings}
     assert ("TV-VAL-001", "GET /profile") in ids
     assert not any(fid == "TV-VAL-001" and ep == "GET /me" for fid, ep in ids)
+
+
+def _orders_app() -> FastAPI:
+    """Each user lists their own orders; reading one by id never checks who owns it."""
+    orders = {
+        "alice": [{"order_id": "o-100", "item": "tea"}],
+        "bob": [{"order_id": "o-200", "item": "lamp", "ship_to": "bob@example.org"}],
+    }
+    by_id = {o["order_id"]: o for user in orders.values() for o in user}
+    app = FastAPI()
+
+    @app.post("/token")
+    def login(username: str = Form(), password: str = Form()) -> dict[str, str]:
+        return {"access_token": token({"sub": username})}
+
+    def owner(request: Request) -> str:
+        claims = _verified(request.headers.get("authorization", "").removeprefix("Bearer "))
+        if claims is None:
+            raise HTTPException(401, "unauthorized")
+        return str(claims["sub"])
+
+    @app.get("/orders")
+    def mine(request: Request) -> list[dict[str, str]]:
+        return orders[owner(request)]
+
+    @app.get("/orders/{order_id}")
+    def one(order_id: str, request: Request) -> dict[str, str]:
+        owner(request)  # planted: authenticated, never authorised
+        if order_id not in by_id:
+            raise HTTPException(404, "no such order")
+        return by_id[order_id]
+
+    return app
+
+
+async def test_bola_uses_ids_harvested_from_the_second_users_lists() -> None:
+    """Bob's order id comes from his /orders list; Alice's token reads it: TV-PII-006."""
+    transport, scanner = await _scan(
+        _orders_app(),
+        login_url=f"{TARGET}/token",
+        username="alice",
+        password="a",
+        second_username="bob",
+        second_password="b",
+    )
+    cross = [r for r in transport.requests if r.url.path == "/orders/o-200"]
+    assert len(cross) == 2  # bob's own read, then alice's
+    (finding,) = [f for f in scanner.result().findings if f.id == "TV-PII-006"]
+    assert finding.endpoint == "GET /orders/{order_id}"
+    assert "EMAIL" in finding.evidence[0]

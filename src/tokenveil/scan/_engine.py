@@ -148,7 +148,7 @@ class Scanner(Recon, Probes):
         await self._forge(protected)
         await self._query_token(protected)
         await self._provoke_errors(protected)
-        await self._bola()
+        await self._bola(protected)
         await self._transport(protected)
         await self._refresh()
         await self._introspect()

@@ -21,7 +21,29 @@ MAX_FORGE_ENDPOINTS = 12
 #: Requests kept for the phases after forging.
 _RESERVE = 60
 _LOGOUT = re.compile(r"log-?out|sign-?out", re.IGNORECASE)
-_ID_KEYS = ("id", "user_id", "userId", "uuid", "sub", "account_id", "username")
+_ID_KEY = re.compile(r"^(id|uuid|sub|username|.+_id|.+Id)$")
+_MAX_IDS = 6
+
+
+def _id_values(body: object, depth: int = 0) -> list[str]:
+    """Id-like values (``id``, ``uuid``, ``*_id``, ``*Id``...) anywhere in a JSON answer."""
+    out: list[str] = []
+    if depth > 4:
+        return out
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if (
+                isinstance(value, int | str)
+                and not isinstance(value, bool)
+                and _ID_KEY.match(str(key))
+            ):
+                out.append(str(value))
+            elif isinstance(value, dict | list):
+                out.extend(_id_values(value, depth + 1))
+    elif isinstance(body, list):
+        for item in body[:20]:
+            out.extend(_id_values(item, depth + 1))
+    return out
 
 
 class Probes(Session):
@@ -104,37 +126,34 @@ class Probes(Session):
                 await self._get(f"error:{name}", endpoint.key, url, token=token)
 
     def _ids_of(self, user: str) -> list[str]:
-        """Values that may name ``user``'s objects: their ``sub`` and id-like fields they saw."""
+        """Values that may name ``user``'s objects: their ``sub`` and the id-like fields of
+        what they were served (their profile, their lists)."""
         values: list[str] = []
         token = self._access(user)
         decoded = _jose.decode_unverified(token) if token else None
         if decoded is not None and "sub" in decoded[1]:
             values.append(str(decoded[1]["sub"]))
         for ex in self._d.exchanges:
-            if ex.user != user or ex.probe not in ("baseline:access", "bola:identity"):
+            if ex.user != user or ex.probe not in ("baseline:access", "bola:harvest"):
                 continue
-            body = json_body(ex)
-            if isinstance(body, dict):
-                values.extend(str(body[k]) for k in _ID_KEYS if isinstance(body.get(k), int | str))
-        return list(dict.fromkeys(v for v in values if v))[:4]
+            if ex.response is not None and ex.response.ok:
+                values.extend(_id_values(json_body(ex)))
+        return list(dict.fromkeys(v for v in values if v))[:_MAX_IDS]
 
-    async def _bola(self) -> None:
+    async def _bola(self, protected: list[Endpoint]) -> None:
+        """User 2 reads their own objects (ids harvested from what they are served), then user 1
+        asks for the very same URLs (OWASP API1:2023)."""
         token1, token2 = self._access("user1"), self._access("user2")
         if token1 is None or token2 is None:
             return
-        identity = [
-            e
-            for e in self.target.endpoints
-            if e.method == "GET" and not e.params and e.template.endswith(("/me", "/profile"))
-        ]
-        for endpoint in identity[:3]:
+        for endpoint in [e for e in protected if not e.params][:4]:
             await self._get(
-                "bola:identity", endpoint.key, self._url(endpoint.path), token=token2, user="user2"
+                "bola:harvest", endpoint.key, self._url(endpoint.path), token=token2, user="user2"
             )
         ids = self._ids_of("user2")
         mine = set(self._ids_of("user1"))
         templated = [e for e in self.target.endpoints if e.params and e.method == "GET"]
-        for endpoint in templated[:10]:
+        for endpoint in templated[:8]:
             for value in ids:
                 if value in mine:
                     continue
