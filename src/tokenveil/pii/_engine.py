@@ -345,7 +345,7 @@ def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
         if len(lowered) != seg_end - seg_start:  # a few characters lower-case to two
             lowered = text[seg_start:seg_end].translate(_ASCII_LOWER)
         _phrase_matches(text, lowered, idx, seg_start, seg_end, found)
-        if not any(word in lowered for word in p.BIRTH_TRIGGERS):
+        if p.BIRTH_TRIGGER_RE.search(lowered) is None:
             continue
         for m in p.WDATE.finditer(text, seg_start, seg_end):
             s, e = m.span()
@@ -361,14 +361,9 @@ def _phrase_matches(
     text: str, lowered: str, idx: int, seg_start: int, seg_end: int, found: _Found
 ) -> None:
     """PHRASES, searched only in a window around each trigger word of one segment."""
-    hits: list[int] = []
-    for word in p.PHRASE_TRIGGERS:
-        i = lowered.find(word)
-        while i != -1:
-            hits.append(seg_start + i)
-            i = lowered.find(word, i + 1)
     covered = -1
-    for hit in sorted(hits):
+    for trigger in p.PHRASE_TRIGGER_RE.finditer(lowered):
+        hit = seg_start + trigger.start()
         if hit < covered:
             continue
         # A trigger word sits at most 7 characters into its phrase ("mot de passe"), and a

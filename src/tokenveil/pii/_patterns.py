@@ -17,6 +17,7 @@ __all__ = [
     "ALNUM",
     "AT",
     "BIRTH_TRIGGERS",
+    "BIRTH_TRIGGER_RE",
     "COLON_GATE",
     "DATE_SHAPE",
     "IPV4",
@@ -35,6 +36,7 @@ __all__ = [
     "NIE_GATE",
     "PHRASES",
     "PHRASE_TRIGGERS",
+    "PHRASE_TRIGGER_RE",
     "PROSE_GATE",
     "RUN",
     "RUN_STARTS",
@@ -131,6 +133,9 @@ BIRTH_TRIGGERS: tuple[str, ...] = (
     "born", "birth", "dob", "d.o.b", "geboren", "geburt", "né le", "née le", "naissance",
     "nacid", "nacimiento", "nato il", "nata il", "nascita", "geboorte",
 )  # fmt: skip
+# One search per segment: on short values a call per trigger word would cost more than the scan.
+PHRASE_TRIGGER_RE = re.compile("|".join(map(re.escape, PHRASE_TRIGGERS)))
+BIRTH_TRIGGER_RE = re.compile("|".join(map(re.escape, BIRTH_TRIGGERS)))
 
 # Dates spelled with a month name; only looked for where birth words appear.
 WDATE = re.compile(
