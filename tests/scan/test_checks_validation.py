@@ -68,3 +68,17 @@ def test_fetches_from_the_key_server_are_reported_even_when_refused() -> None:
     assert f.id == "TV-VAL-012"
     assert "/jwks.json" in f.evidence[0]
     assert "2 times" in f.evidence[0]
+
+
+def test_refresh_token_reuse_accepted_is_reported() -> None:
+    """A consumed refresh token that still buys an access token: TV-VAL-013 (RFC 9700 §4.14.2)."""
+    reuse = exchange("refresh:reuse", "POST /token", body={"access_token": "new"})
+    (f,) = check_token_validation(observe(reuse))
+    assert f.id == "TV-VAL-013"
+    assert f.endpoint == "POST /token"
+
+
+def test_refresh_token_reuse_refused_is_clean() -> None:
+    """invalid_grant on reuse is the correct answer."""
+    reuse = exchange("refresh:reuse", "POST /token", status=400, body={"error": "invalid_grant"})
+    assert check_token_validation(observe(reuse)) == []

@@ -224,3 +224,39 @@ async def test_bola_uses_ids_harvested_from_the_second_users_lists() -> None:
     (finding,) = [f for f in scanner.result().findings if f.id == "TV-PII-006"]
     assert finding.endpoint == "GET /orders/{order_id}"
     assert "EMAIL" in finding.evidence[0]
+
+
+def _refresh_app(*, detect_reuse: bool) -> FastAPI:
+    """Rotates refresh tokens; only the sound variant remembers the consumed ones."""
+    consumed: set[str] = set()
+    counter = iter(range(1_000_000))
+    app = FastAPI()
+
+    @app.post("/token")
+    def grant(grant_type: str = Form(), refresh_token: str = Form("")) -> dict[str, str]:
+        if grant_type == "refresh_token":
+            if detect_reuse and refresh_token in consumed:
+                raise HTTPException(400, "invalid_grant")
+            consumed.add(refresh_token)
+        return {"access_token": token({"sub": "1"}), "refresh_token": f"rt-{next(counter)}" * 3}
+
+    @app.get("/me")
+    def me(request: Request) -> dict[str, str]:
+        if _verified(request.headers.get("authorization", "").removeprefix("Bearer ")) is None:
+            raise HTTPException(401, "unauthorized")
+        return {"status": "you"}
+
+    return app
+
+
+@pytest.mark.parametrize("detect_reuse", [False, True])
+async def test_refresh_token_reuse_is_probed_with_active_only(detect_reuse: bool) -> None:
+    """--active presents the consumed refresh token again; only the unsound server is flagged."""
+    login = {"login_url": f"{TARGET}/token", "username": "u", "password": "p"}
+    transport, scanner = await _scan(_refresh_app(detect_reuse=detect_reuse), active=True, **login)
+    refreshes = [r for r in transport.requests if b"grant_type=refresh_token" in r.content]
+    assert len(refreshes) == 2  # the refresh, then the reuse
+    ids = {f.id for f in scanner.result().findings}
+    assert ("TV-VAL-013" in ids) is not detect_reuse
+    passive, _ = await _scan(_refresh_app(detect_reuse=False), **login)
+    assert len([r for r in passive.requests if b"grant_type=refresh_token" in r.content]) == 1

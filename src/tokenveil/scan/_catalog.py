@@ -80,6 +80,8 @@ _RULES: tuple[Rule, ...] = (
          "Reject r=0 or s=0 signatures; update the JOSE library and the runtime."),
     Rule("TV-VAL-012", "Server fetches key URLs named in token headers (SSRF)", M, 918, API7,
          "Never dereference jku/x5u from a token; pin key URLs in configuration (RFC 8725 §3.10)."),
+    Rule("TV-VAL-013", "Rotated refresh token accepted again (no reuse detection)", H, 294, API2,
+         "Make refresh tokens single-use; on reuse revoke the whole family (RFC 9700 §4.14.2)."),
     # --- PII exposure -------------------------------------------------------------------------
     Rule("TV-PII-001", "Personal data in a token-related response", M, 359, API3,
          "Return tokens and minimal metadata only; mask or drop profile fields by scope."),

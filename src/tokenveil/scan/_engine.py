@@ -153,3 +153,4 @@ class Scanner(Recon, Probes):
         await self._refresh()
         await self._introspect()
         await self._revoke(protected)
+        await self._reuse_refresh()

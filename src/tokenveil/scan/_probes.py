@@ -49,6 +49,8 @@ def _id_values(body: object, depth: int = 0) -> list[str]:
 class Probes(Session):
     """The phases that attack what the baseline proved to be protected."""
 
+    _consumed_refresh: tuple[str, dict[str, str]] | None = None
+
     def _forgeries(self) -> list[_jose.Forgery]:
         token = self._access()
         if token is None or _jose.decode_unverified(token) is None:
@@ -187,10 +189,21 @@ class Probes(Session):
         ex = await self._d.send(
             "refresh", f"POST {urlsplit(url).path}", "POST", url, data=fields, sanctioned=True
         )
-        if ex.response is not None and ex.response.ok:
-            fresh = tokens_from_response(json_body(ex), ex.response)
-            if fresh.access:
-                self.target.tokens["user1-refreshed"] = fresh
+        if ex.response is None or not ex.response.ok:
+            return
+        fresh = tokens_from_response(json_body(ex), ex.response)
+        if fresh.access:
+            self.target.tokens["user1-refreshed"] = fresh
+        if fresh.refresh != tokens.refresh:
+            self._consumed_refresh = (url, fields)
+
+    async def _reuse_refresh(self) -> None:
+        """--active only, last (a sound server revokes the whole family): present the refresh
+        token that the refresh consumed again. RFC 9700 §4.14.2 calls that theft."""
+        if not self.options.active or self._consumed_refresh is None:
+            return
+        url, fields = self._consumed_refresh
+        await self._d.send("refresh:reuse", f"POST {urlsplit(url).path}", "POST", url, data=fields)
 
     async def _introspect(self) -> None:
         """--active only (it is a POST): ask the RFC 7662 endpoint about our own token, to see

@@ -7,7 +7,7 @@ Forged-token probes are recorded as ``forge:<attack>:<variant>`` on the endpoint
 from __future__ import annotations
 
 from tokenveil.scan._catalog import make_finding
-from tokenveil.scan._checks._base import Observations, protected_endpoints
+from tokenveil.scan._checks._base import Observations, json_body, protected_endpoints
 from tokenveil.scan._model import Exchange, Finding
 
 __all__ = ["ATTACK_RULES", "check_token_validation"]
@@ -68,6 +68,20 @@ def check_token_validation(obs: Observations) -> list[Finding]:
                 ],
             )
         )
+    for ex in obs.exchanges:
+        if ex.probe == "refresh:reuse" and ex.response is not None and ex.response.ok:
+            body = json_body(ex)
+            if isinstance(body, dict) and body.get("access_token"):
+                findings.append(
+                    make_finding(
+                        "TV-VAL-013",
+                        ex.endpoint,
+                        [
+                            "the refresh token consumed by a refresh was accepted a second time "
+                            f"(status {ex.response.status}, new access token issued)"
+                        ],
+                    )
+                )
     for endpoint, attacks in sorted(accepted.items()):
         unchecked = "tampered" in attacks
         for attack, variants in attacks.items():
