@@ -35,7 +35,7 @@ def observed_tokens(obs: Observations) -> list[tuple[str, str, str]]:
     and JWTs in token-issuing responses (reset links, nested ``data.token``...)."""
     out: list[tuple[str, str, str]] = []
     seen: set[str] = set()
-    login_where = "token endpoint"
+    login_where = "supplied token (--token)"
     for ex in obs.probes("login"):
         login_where = f"{ex.request.method} {urlsplit(ex.request.url).path}"
         break
