@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import httpx
@@ -184,3 +185,57 @@ async def test_http_exception_body_matches_its_bearer_challenge(client: httpx.As
     assert response.status_code == 403
     assert response.json()["error"] == "insufficient_scope"
     assert response.headers["www-authenticate"] == 'Bearer error="insufficient_scope"'
+
+
+async def test_crash_after_the_response_started_sends_nothing_more() -> None:
+    """A stream failing midway is cut short: no second start, no error text, nothing raised."""
+    from collections.abc import AsyncIterator
+
+    from fastapi.responses import StreamingResponse
+    from starlette.types import Message
+
+    app = FastAPI()
+    app.add_middleware(ErrorBoundary)
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            yield b"first,"
+            raise RuntimeError("canary-stream-secret")
+
+        return StreamingResponse(body(), media_type="text/plain")
+
+    sent: list[Message] = []
+    requested = False
+
+    async def receive() -> Message:
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.sleep(3600)  # the client stays connected; cancelled when the app ends
+        return {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "https",
+        "path": "/stream",
+        "raw_path": b"/stream",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "client": ("127.0.0.1", 1),
+        "server": ("api.test", 443),
+    }
+    # The boundary swallows it: the server must not log it raw.
+    await asyncio.wait_for(app(scope, receive, send), timeout=10)
+    starts = [m for m in sent if m["type"] == "http.response.start"]
+    bodies = [m.get("body", b"") for m in sent if m["type"] == "http.response.body"]
+    assert [m["status"] for m in starts] == [200]
+    assert b"".join(bodies) == b"first,"

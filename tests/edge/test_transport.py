@@ -226,3 +226,33 @@ async def test_refresh_cookie_write_from_another_site_is_refused() -> None:
             headers={"Cookie": "__Host-tokenveil-refresh=o", "Sec-Fetch-Site": "cross-site"},
         )
     assert response.status_code == 403
+
+
+async def test_websocket_with_token_in_query_is_closed_with_policy_violation(
+    opaque_canary: str,
+) -> None:
+    """A WebSocket handshake carrying ?access_token= is closed (1008) before the app sees it."""
+    sent: list[Message] = []
+    reached = False
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal reached
+        reached = True
+
+    async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "websocket",
+        "scheme": "wss",
+        "path": "/ws",
+        "query_string": f"access_token={opaque_canary}".encode(),
+        "headers": [],
+        "client": ("203.0.113.5", 1),
+    }
+    await TransportSecurity(app)(scope, receive, send)
+    assert sent == [{"type": "websocket.close", "code": 1008}]
+    assert not reached
