@@ -159,3 +159,14 @@ def test_text_report_lists_findings_and_the_partial_note() -> None:
 def test_summary_counts_every_severity() -> None:
     """Severities absent from the findings still appear with 0."""
     assert summary([]) == {"critical": 0, "high": 0, "medium": 0, "low": 0, "info": 0}
+
+
+def test_sarif_locations_are_valid_uris_even_for_templated_paths() -> None:
+    """{user_id} is percent-encoded; non-path endpoints point at the target root."""
+    findings = [
+        make_finding("TV-PII-006", "GET /users/{user_id}", ["x"]),
+        make_finding("TV-JWT-001", "supplied token (--token)", ["y"]),
+    ]
+    results = json.loads(render_sarif(_result(findings)))["runs"][0]["results"]
+    uris = [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in results]
+    assert uris == ["http://127.0.0.1:8000/users/%7Buser_id%7D", "http://127.0.0.1:8000/"]

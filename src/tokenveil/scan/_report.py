@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from importlib import resources
 from typing import Any
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.markup import escape
@@ -103,8 +104,9 @@ def _fingerprint(f: Finding) -> str:
 
 
 def _endpoint_uri(target: str, endpoint: str) -> str:
+    """A valid URI for the endpoint: template braces are percent-encoded (RFC 3986)."""
     _, _, path = endpoint.partition(" ")
-    return target.rstrip("/") + (path if path.startswith("/") else "/")
+    return target.rstrip("/") + (quote(path, safe="/") if path.startswith("/") else "/")
 
 
 def render_sarif(result: ScanResult) -> str:
