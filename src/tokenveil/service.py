@@ -254,7 +254,6 @@ class TokenService:
                 self.store.redis_url, self._on_invalidation, channel=self.store.channel
             )
             self._listener_task = asyncio.create_task(self._listener.start())
-        self._last_maintenance = self._clock()
 
     async def _background(self) -> None:
         while True:
@@ -270,6 +269,10 @@ class TokenService:
                 if not self._store_down:
                     log.error("store unreachable; token verification fails closed until it returns")
                     self._store_down = True
+            except Exception as exc:
+                # Any other failure must not end the loop: the view would go stale for good.
+                # The type only: a driver message may quote a URL or a value.
+                log.error("state sync failed (%s); retrying", type(exc).__name__)
             await asyncio.sleep(self.settings.state_poll_interval)
 
     async def close(self) -> None:
