@@ -33,7 +33,6 @@ __all__ = [
 
 TOOL_NAME = "tokenveil-scan"
 TOOL_VERSION = "0.1.0"
-INFORMATION_URI = "https://github.com/tokenveil/tokenveil"
 JSON_SCHEMA_VERSION = 1
 _ORDER = sorted(Severity, key=lambda s: -s.rank)
 _SARIF_LEVEL = {
@@ -175,7 +174,6 @@ def render_sarif(result: ScanResult) -> str:
                     "driver": {
                         "name": TOOL_NAME,
                         "version": TOOL_VERSION,
-                        "informationUri": INFORMATION_URI,
                         "rules": rules,
                     }
                 },
