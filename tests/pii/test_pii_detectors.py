@@ -379,3 +379,21 @@ def test_kinds_filter_and_threshold_select_findings() -> None:
     text = "mail a@example.com from 10.0.0.7"
     assert [f.kind for f in pii.find(text, kinds={"IP_ADDRESS"})] == ["IP_ADDRESS"]
     assert [f.kind for f in pii.find(text, min_confidence=0.8)] == ["EMAIL"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "username, password = get_auth_from_url(proxy)",
+        "def login(user: str, password: bytes | str) -> None:",
+        "password = self.password",
+        "DB_URL=postgres://app:${DB_PASSWORD}@db/app and password: {password}",
+        "Upstream-Name: Public Suffix List",
+        "Copyright (C) 2015-2016 Intel Corporation",
+        "netmask 255.255.255.0 and broadcast 240.0.0.1",
+        "if sample[::2] == b'ab': pass",
+    ],
+)
+def test_source_code_and_licence_text_look_alikes_are_not_findings(text: str) -> None:
+    """Found by scanning installed packages: code, type hints, templates, copyright lines."""
+    assert kinds_in(text) == []

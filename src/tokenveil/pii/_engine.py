@@ -125,6 +125,8 @@ def _classify_digits(
         base = 0.85 if cand.isdigit() or " " in cand or "-" in cand else 0.75
         out.append((Kind.CREDIT_CARD, s, e, _adjust(Kind.CREDIT_CARD, base, ctx)))
         return
+    if p.YEAR_RANGE.fullmatch(cand):
+        return
     international = cand.startswith(("+", "00", "(+"))
     if 7 <= n <= 15 and (international or ctx.supports(Kind.PHONE)):
         conf = v.phone_confidence(cand.replace("(+", "+", 1), national=ctx.supports(Kind.PHONE))
@@ -276,7 +278,9 @@ def _ipv6(text: str, segs: _Segments, found: _Found) -> None:
             continue
         last_end = m.end()
         cand = m.group()
-        if "::" in cand or cand.count(":") >= 7:
+        # Real host addresses have at least three groups; "::2" is also a Python slice.
+        groups = sum(1 for group in cand.split(":") if group)
+        if groups >= 3 and ("::" in cand or cand.count(":") >= 7):
             conf = v.ip_confidence(cand)
             if conf:
                 ctx = _Context(text, seg_start, m.start(), hint)
@@ -376,7 +380,9 @@ def _phrase_matches(
         # lastgroup may name either group of a phrase, depending on how sre closes them.
         if group in ("pw_kw", "pw"):
             ps, pe = m.span("pw")
-            if not p.MASKED_VALUE.fullmatch(text, ps, pe):
+            if not p.MASKED_VALUE.fullmatch(text, ps, pe) and not p.CODE_VALUE.fullmatch(
+                text, ps, pe
+            ):
                 found.append((idx, Kind.PASSWORD, ps, pe, 0.85))
         elif group in ("name_kw", "name"):
             found.append((idx, Kind.PERSON, *m.span("name"), 0.75))

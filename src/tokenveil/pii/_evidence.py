@@ -181,9 +181,11 @@ _CONTEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         Kind.PHONE,
         re.compile(
-            r"phone|tel\b|tel[.:]|mobile|cell|call|fax|whatsapp|sms|ring me|reach me|"
-            r"telefon|téléphone|telefono|teléfono|móvil|movil|cellulare|handy|portable|"
-            r"bellen|anrufen|appel|llam|chiam|mobiel|numéro|nummer|número"
+            # Word starts matter: "Intel" is not "tel", "excellent" not "cell". Generic
+            # "number" words (Nummer, número) are left out: Bestellnummer is an order number.
+            r"phone|\btel\b|\btel[.:]|mobile|\bcell|\bcall|\bfax\b|whatsapp|\bsms\b|ring me|"
+            r"reach me|telefon|téléphone|telefono|teléfono|móvil|movil|cellulare|\bhandy:|"
+            r"portable|bellen|anrufen|\bappel|\bllam|\bchiam|mobiel"
         ),
     ),
     (Kind.US_SSN, re.compile(r"ssn|social security|soc\.? ?sec")),

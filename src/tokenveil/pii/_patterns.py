@@ -18,6 +18,7 @@ __all__ = [
     "AT",
     "BIRTH_TRIGGERS",
     "BIRTH_TRIGGER_RE",
+    "CODE_VALUE",
     "COLON_GATE",
     "DATE_SHAPE",
     "IPV4",
@@ -47,6 +48,7 @@ __all__ = [
     "SHAPE_KEEP",
     "SSN_SHAPE",
     "WDATE",
+    "YEAR_RANGE",
 ]
 
 # RFC 5322 atext minus the rarely used symbols, plus any letter (RFC 6531 internationalised).
@@ -104,8 +106,9 @@ PHRASES = re.compile(
             r"(?P<pw_kw>(?i:\b(?:password|passwd|pwd|passphrase|passwort|mot de passe|"
             r"contrase[ñn]a|wachtwoord)[\"']?\s*(?:[:=]|is\b|ist\b|est\b|es\b)\s*[\"']?)"
             r"(?P<pw>[^\s\"',;\x00]{4,128}+))",
-            r"(?P<name_kw>(?i:\bmy name is|\bname\s*:|\bdear|\bmein name ist|\bje m'appelle|"
-            r"\bme llamo|\bmi chiamo|\bmijn naam is|\bich bin|\bje suis|\bsoy|\bsono|"
+            r"(?P<name_kw>(?i:\bmy name is|(?<![\w-])name\s*:|\bdear|\bmein name ist|"
+            r"\bje m'appelle|\bme llamo|\bmi chiamo|\bmijn naam is|\bich bin|\bje suis|"
+            r"\bsoy|\bsono|"
             r"\bregards,|\bsincerely,|\bcordialement,|\bgrüße,|\bsaludos,|\bsaluti,|\bgroeten,)"
             r"[ \t]*\n?[ \t]*)"
             r"(?P<name>" + NAME_WORD + r"(?:[ \t]+(?:(?:van|von|de|der|den|di|da|du|del|"
@@ -203,3 +206,12 @@ SSN_SHAPE = re.compile(r"\d{3}[- ]\d{2}[- ]\d{4}")
 DATE_SHAPE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}|\d{1,2}[./-]\d{1,2}[./-]\d{4}")
 KEEP_ALNUM = str.maketrans("", "", " -./()\t")
 MASKED_VALUE = re.compile(r"[*•xX#]{3,}|\[[A-Z_]+\]|<[a-z_ -]+>|redacted|null|none|\*+", re.I)
+# "password = get_auth(url)", "password: bytes | str", "password=${DB_PASSWORD}": source code,
+# type annotations and templates around the word are not passwords.
+CODE_VALUE = re.compile(
+    r"[A-Za-z_][\w.]*[(\[].*|\$\{.*|\$[A-Z_][A-Z0-9_]*|%\(?\w*\)?s|\{\{?[\w.]*\}?\}?|<\w*>?|"
+    r"(?i:str|bytes|string|int|bool|none|null|optional|any|"
+    r"password|passwd|pwd|self\.\w+|kwargs|args|true|false|undefined)[\])]?"
+)
+# "2015-2016", "1999/2000": year ranges in copyright lines, never phone numbers.
+YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s?[-–/]\s?(?:19|20)\d\d")

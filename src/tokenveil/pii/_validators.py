@@ -163,13 +163,18 @@ def ip_confidence(candidate: str) -> float:
 
     Private, loopback and link-local addresses are still addresses (they map a user to a device
     inside a network) but say less about a person than a public one, so they score lower while
-    staying above the default threshold. The unspecified address identifies nobody.
+    staying above the default threshold. Unspecified, multicast and reserved addresses identify
+    nobody.
     """
     try:
         address = ipaddress.ip_address(candidate)
     except ValueError:
         return 0.0
     if address.is_unspecified or address.is_multicast:
+        return 0.0
+    # IPv4 240/4 (netmasks such as 255.255.255.0) names no host. IPv6 "reserved" is everything
+    # IANA has not assigned yet, which says nothing about whether a value is an address.
+    if address.version == 4 and address.is_reserved:
         return 0.0
     if address.is_private or address.is_loopback or address.is_link_local:
         return 0.6
