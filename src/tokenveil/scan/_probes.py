@@ -97,17 +97,18 @@ class Probes(Session):
                 await self._get(f"forge:{f.attack}:{f.variant}", endpoint.key, url, token=f.token)
 
     async def _query_token(self, protected: list[Endpoint]) -> None:
+        """The token in the URL (RFC 6750 §2.3 ``access_token``, and the home-made ``token`` and
+        ``jwt`` on the first endpoint): URLs end up in logs, history and Referer (CWE-598)."""
         token = self._access()
         if token is None:
             return
-        for endpoint in protected[:MAX_FORGE_ENDPOINTS]:
+        for index, endpoint in enumerate(protected[:MAX_FORGE_ENDPOINTS]):
             url = self._url(endpoint.path)
             sep = "&" if "?" in url else "?"
-            await self._get(
-                "query-token:access_token",
-                endpoint.key,
-                f"{url}{sep}{urlencode({'access_token': token})}",
-            )
+            for name in ("access_token", "token", "jwt") if index == 0 else ("access_token",):
+                await self._get(
+                    f"query-token:{name}", endpoint.key, f"{url}{sep}{urlencode({name: token})}"
+                )
 
     async def _provoke_errors(self, protected: list[Endpoint]) -> None:
         token = self._access()
