@@ -392,6 +392,11 @@ def test_kinds_filter_and_threshold_select_findings() -> None:
         "Copyright (C) 2015-2016 Intel Corporation",
         "netmask 255.255.255.0 and broadcast 240.0.0.1",
         "if sample[::2] == b'ab': pass",
+        "username, password = request.url.username, request.url.password",
+        "if not username or password:\n    return None",
+        "Requires-Dist: brotlicffi>=1.2.0.0; extra == 'brotli'",
+        'call support about "asn_cidr": "191.250.0.0/15"',
+        "Network address\n    :param address_class: IPv4 address class (a, b, or c)",
     ],
 )
 def test_source_code_and_licence_text_look_alikes_are_not_findings(text: str) -> None:

@@ -125,7 +125,7 @@ def _classify_digits(
         base = 0.85 if cand.isdigit() or " " in cand or "-" in cand else 0.75
         out.append((Kind.CREDIT_CARD, s, e, _adjust(Kind.CREDIT_CARD, base, ctx)))
         return
-    if p.YEAR_RANGE.fullmatch(cand):
+    if p.YEAR_RANGE.fullmatch(cand) or p.IPV4_PREFIX.match(cand):
         return
     international = cand.startswith(("+", "00", "(+"))
     if 7 <= n <= 15 and (international or ctx.supports(Kind.PHONE)):

@@ -216,7 +216,9 @@ _CONTEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
 _NEGATIVE_CONTEXT = re.compile(
     r"order|invoice|tracking|\bref|reference|\bsku|\bid\b|#|amount|price|total|\bsha|hash|"
     r"checksum|build|version|\bver\b|\bv$|release|serial|commit|transaction|ticket|bestell|"
-    r"commande|pedido|ordine|bestelling|rechnung|facture|factura|fattura|factuur"
+    r"commande|pedido|ordine|bestelling|rechnung|facture|factura|fattura|factuur|"
+    # Version specifiers: "brotli>=1.2.0.0", "pkg==4.1.2.8".
+    r"(?:[<>~!=]=|[<>])\s*$"
 )
 
 

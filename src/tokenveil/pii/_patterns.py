@@ -24,6 +24,7 @@ __all__ = [
     "IPV4",
     "IPV4_AT",
     "IPV4_GATE",
+    "IPV4_PREFIX",
     "IPV6",
     "JWT",
     "KEEP_ALNUM",
@@ -106,17 +107,18 @@ PHRASES = re.compile(
             r"(?P<pw_kw>(?i:\b(?:password|passwd|pwd|passphrase|passwort|mot de passe|"
             r"contrase[ñn]a|wachtwoord)[\"']?\s*(?:[:=]|is\b|ist\b|est\b|es\b)\s*[\"']?)"
             r"(?P<pw>[^\s\"',;\x00]{4,128}+))",
-            r"(?P<name_kw>(?i:\bmy name is|(?<![\w-])name\s*:|\bdear|\bmein name ist|"
+            r"(?P<name_kw>(?i:\bmy name is|(?<![\w-])name[ \t]*:|\bdear|\bmein name ist|"
             r"\bje m'appelle|\bme llamo|\bmi chiamo|\bmijn naam is|\bich bin|\bje suis|"
             r"\bsoy|\bsono|"
             r"\bregards,|\bsincerely,|\bcordialement,|\bgrüße,|\bsaludos,|\bsaluti,|\bgroeten,)"
             r"[ \t]*\n?[ \t]*)"
             r"(?P<name>" + NAME_WORD + r"(?:[ \t]+(?:(?:van|von|de|der|den|di|da|du|del|"
             r"la|le|dos|das|ten|ter)[ \t]+)*" + NAME_WORD + r"){1,3})",
-            r"(?P<addr_kw>(?i:\bi live at|\blives at|\bmy address is|\baddress\s*:|\badresse\s*:|"
+            r"(?P<addr_kw>(?i:\bi live at|\blives at|\bmy address is|\baddress[ \t]*:|"
+            r"\badresse[ \t]*:|"
             r"\bship to|\bdeliver to|\bsend it to|\bwohne in der|\bwohne in|\bj'habite au|"
-            r"\bj'habite|\bvivo en|\babito in|\bwoon op|\bwoon aan|\bdirección\s*:|"
-            r"\bindirizzo\s*:|\badres\s*:)[ \t]*)"
+            r"\bj'habite|\bvivo en|\babito in|\bwoon op|\bwoon aan|\bdirección[ \t]*:|"
+            r"\bindirizzo[ \t]*:|\badres[ \t]*:)[ \t]*)"
             # Ends at a sentence end, not at an abbreviation: "Hauptstr. 5" goes on.
             r"(?P<addr>[^\n\x00]{4,160}?)(?=\.(?:[ \t]+[A-ZÀ-Ö]|\s*$|\s*\n)|\n|\x00|$)",
         )
@@ -209,9 +211,12 @@ MASKED_VALUE = re.compile(r"[*•xX#]{3,}|\[[A-Z_]+\]|<[a-z_ -]+>|redacted|null|
 # "password = get_auth(url)", "password: bytes | str", "password=${DB_PASSWORD}": source code,
 # type annotations and templates around the word are not passwords.
 CODE_VALUE = re.compile(
-    r"[A-Za-z_][\w.]*[(\[].*|\$\{.*|\$[A-Z_][A-Z0-9_]*|%\(?\w*\)?s|\{\{?[\w.]*\}?\}?|<\w*>?|"
+    r"[A-Za-z_][\w.]*[(\[].*|[A-Za-z_]\w*(?:\.\w+)+,?|\$\{.*|\$[A-Z_][A-Z0-9_]*|%\(?\w*\)?s|\{\{?[\w.]*\}?\}?|<\w*>?|"
     r"(?i:str|bytes|string|int|bool|none|null|optional|any|"
-    r"password|passwd|pwd|self\.\w+|kwargs|args|true|false|undefined)[\])]?"
+    r"password|passwd|pwd|kwargs|args|true|false|undefined|value|return|raise|yield|lambda|"
+    r"not|and|or|is|in|if|else)[\]),:]?"
 )
+# A dotted quad at the start of a digit run ("191.250.0.0/15"): an address or network, not a phone.
+IPV4_PREFIX = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d)")
 # "2015-2016", "1999/2000": year ranges in copyright lines, never phone numbers.
 YEAR_RANGE = re.compile(r"(?:19|20)\d\d\s?[-–/]\s?(?:19|20)\d\d")
