@@ -348,6 +348,7 @@ def test_password_phrases_and_hash_formats_are_passwords() -> None:
     for value in hashes:
         only(f"stored {value} in db", value, "PASSWORD")
     only("login failed, password: Tr0ub4dor&3", "Tr0ub4dor&3", "PASSWORD")
+    only("password: xWYY0(V(9_Z2d)", "xWYY0(V(9_Z2d)", "PASSWORD")
     assert kinds_in("password: ******** and password: [REDACTED]") == []
 
 

@@ -211,7 +211,9 @@ MASKED_VALUE = re.compile(r"[*•xX#]{3,}|\[[A-Z_]+\]|<[a-z_ -]+>|redacted|null|
 # "password = get_auth(url)", "password: bytes | str", "password=${DB_PASSWORD}": source code,
 # type annotations and templates around the word are not passwords.
 CODE_VALUE = re.compile(
-    r"[A-Za-z_][\w.]*[(\[].*|[A-Za-z_]\w*(?:\.\w+)+,?|\$\{.*|\$[A-Z_][A-Z0-9_]*|%\(?\w*\)?s|\{\{?[\w.]*\}?\}?|<\w*>?|"
+    # snake_case calls and indexing (get_auth(url), proxies[scheme]); mixed-case tokens with a
+    # parenthesis are left alone: "xWYY0(V(9" is a password.
+    r"[a-z_][a-z0-9_.]{2,}[(\[].*|[A-Za-z_]\w*(?:\.\w+)+,?|\$\{.*|\$[A-Z_][A-Z0-9_]*|%\(?\w*\)?s|\{\{?[\w.]*\}?\}?|<\w*>?|"
     r"(?i:str|bytes|string|int|bool|none|null|optional|any|"
     r"password|passwd|pwd|kwargs|args|true|false|undefined|value|return|raise|yield|lambda|"
     r"not|and|or|is|in|if|else)[\]),:]?"
