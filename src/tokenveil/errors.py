@@ -20,7 +20,8 @@ values: an exception may end up in a log line or an error body, so it must be sa
     │   ├── ExpiredToken
     │   ├── TokenNotYetValid
     │   ├── ClaimMismatch
-    │   └── RevokedToken
+    │   ├── RevokedToken
+    │   └── UnknownSigningKey         (tokenveil.tokens; a JWKS resolver may refetch once)
     ├── InsufficientScope             (403)
     ├── OAuthError                    (RFC 6749 §5.2 error responses)
     │   ├── InvalidRequest
@@ -30,7 +31,17 @@ values: an exception may end up in a log line or an error body, so it must be sa
     │   ├── UnauthorizedClient
     │   ├── UnsupportedGrantType
     │   └── InvalidScope
-    └── DPoPError                     (RFC 9449 proof failures)
+    ├── DPoPError                     (RFC 9449 proof failures)
+    │   ├── InvalidDPoPProof          (tokenveil.dpop; ``reason`` says which check failed)
+    │   ├── UseDPoPNonce              (tokenveil.dpop; carries the nonce to send back)
+    │   └── DPoPBindingMismatch       (tokenveil.dpop; token bound to another key)
+    └── ScanError                     (tokenveil.scan)
+        ├── TargetUnreachable
+        ├── BudgetExhausted
+        └── UnsafeRequest             (a request the safety rules forbid without --active)
+
+Subclasses that belong to one package live there (named in parentheses); every one keeps a
+``code`` and descends from :class:`TokenveilError`.
 """
 
 from __future__ import annotations
