@@ -398,6 +398,11 @@ def test_kinds_filter_and_threshold_select_findings() -> None:
         "Requires-Dist: brotlicffi>=1.2.0.0; extra == 'brotli'",
         'call support about "asn_cidr": "191.250.0.0/15"',
         "Network address\n    :param address_class: IPv4 address class (a, b, or c)",
+        "Traceback (most recent call last):\n  ...\nValueError: expected 50331648 bytes",
+        'see the HTML5 spec sections "8.2.4.44 Bogus comment state"',
+        "_LOCALHOST = '127.0.0.1'",
+        "userid = passwd = acct = ''",
+        "self.user, self.password = user, password",
     ],
 )
 def test_source_code_and_licence_text_look_alikes_are_not_findings(text: str) -> None:

@@ -380,8 +380,10 @@ def _phrase_matches(
         # lastgroup may name either group of a phrase, depending on how sre closes them.
         if group in ("pw_kw", "pw"):
             ps, pe = m.span("pw")
-            if not p.MASKED_VALUE.fullmatch(text, ps, pe) and not p.CODE_VALUE.fullmatch(
-                text, ps, pe
+            if not (
+                p.MASKED_VALUE.fullmatch(text, ps, pe)
+                or p.CODE_VALUE.fullmatch(text, ps, pe)
+                or p.CODE_AFTER.match(text, pe)
             ):
                 found.append((idx, Kind.PASSWORD, ps, pe, 0.85))
         elif group in ("name_kw", "name"):

@@ -183,7 +183,9 @@ _CONTEXT: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             # Word starts matter: "Intel" is not "tel", "excellent" not "cell". Generic
             # "number" words (Nummer, número) are left out: Bestellnummer is an order number.
-            r"phone|\btel\b|\btel[.:]|mobile|\bcell|\bcall|\bfax\b|whatsapp|\bsms\b|ring me|"
+            # "call" only as in "call me on": "most recent call last" is a traceback.
+            r"phone|\btel\b|\btel[.:]|mobile|\bcell|\bcall (?:me|us)\b|\bcall (?:on|at)\b|"
+            r"\bfax\b|whatsapp|\bsms\b|ring me|"
             r"reach me|telefon|téléphone|telefono|teléfono|móvil|movil|cellulare|\bhandy:|"
             r"portable|bellen|anrufen|\bappel|\bllam|\bchiam|mobiel"
         ),
@@ -217,8 +219,8 @@ _NEGATIVE_CONTEXT = re.compile(
     r"order|invoice|tracking|\bref|reference|\bsku|\bid\b|#|amount|price|total|\bsha|hash|"
     r"checksum|build|version|\bver\b|\bv$|release|serial|commit|transaction|ticket|bestell|"
     r"commande|pedido|ordine|bestelling|rechnung|facture|factura|fattura|factuur|"
-    # Version specifiers: "brotli>=1.2.0.0", "pkg==4.1.2.8".
-    r"(?:[<>~!=]=|[<>])\s*$"
+    # Version specifiers ("brotli>=1.2.0.0") and section numbers ("sections 8.2.4.44").
+    r"(?:[<>~!=]=|[<>])\s*$|section|§|chapter|paragraph|\brfc"
 )
 
 

@@ -18,6 +18,7 @@ __all__ = [
     "AT",
     "BIRTH_TRIGGERS",
     "BIRTH_TRIGGER_RE",
+    "CODE_AFTER",
     "CODE_VALUE",
     "COLON_GATE",
     "DATE_SHAPE",
@@ -213,11 +214,13 @@ MASKED_VALUE = re.compile(r"[*•xX#]{3,}|\[[A-Z_]+\]|<[a-z_ -]+>|redacted|null|
 CODE_VALUE = re.compile(
     # snake_case calls and indexing (get_auth(url), proxies[scheme]); mixed-case tokens with a
     # parenthesis are left alone: "xWYY0(V(9" is a password.
-    r"[a-z_][a-z0-9_.]{2,}[(\[].*|[A-Za-z_]\w*(?:\.\w+)+,?|\$\{.*|\$[A-Z_][A-Z0-9_]*|%\(?\w*\)?s|\{\{?[\w.]*\}?\}?|<\w*>?|"
+    r"[a-z_][a-z0-9_.]{2,}[(\[].*|[A-Za-z_]\w*(?:\.\w+)+,?|[A-Za-z_]\w*,|\$\{.*|\$[A-Z_][A-Z0-9_]*|%\(?\w*\)?s|\{\{?[\w.]*\}?\}?|<\w*>?|"
     r"(?i:str|bytes|string|int|bool|none|null|optional|any|"
     r"password|passwd|pwd|kwargs|args|true|false|undefined|value|return|raise|yield|lambda|"
     r"not|and|or|is|in|if|else)[\]),:]?"
 )
+# After a password-like value: "passwd = acct = ''" is a chained assignment, not a password.
+CODE_AFTER = re.compile(r"[ \t]*(?:=[^=]|\)|\.\w)")
 # A dotted quad at the start of a digit run ("191.250.0.0/15"): an address or network, not a phone.
 IPV4_PREFIX = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d)")
 # "2015-2016", "1999/2000": year ranges in copyright lines, never phone numbers.

@@ -161,22 +161,22 @@ def phone_confidence(candidate: str, *, national: bool) -> float:
 def ip_confidence(candidate: str) -> float:
     """Confidence that ``candidate`` is an IP address (v4 or v6), 0.0 if it is not one.
 
-    Private, loopback and link-local addresses are still addresses (they map a user to a device
-    inside a network) but say less about a person than a public one, so they score lower while
-    staying above the default threshold. Unspecified, multicast and reserved addresses identify
-    nobody.
+    Private and link-local addresses are still addresses (they map a user to a device inside a
+    network) but say less about a person than a public one, so they score lower while staying
+    above the default threshold. Loopback, unspecified, multicast and reserved IPv4 addresses
+    identify nobody and are not reported.
     """
     try:
         address = ipaddress.ip_address(candidate)
     except ValueError:
         return 0.0
-    if address.is_unspecified or address.is_multicast:
-        return 0.0
+    if address.is_unspecified or address.is_multicast or address.is_loopback:
+        return 0.0  # these name no host outside the machine itself, let alone a person
     # IPv4 240/4 (netmasks such as 255.255.255.0) names no host. IPv6 "reserved" is everything
     # IANA has not assigned yet, which says nothing about whether a value is an address.
     if address.version == 4 and address.is_reserved:
         return 0.0
-    if address.is_private or address.is_loopback or address.is_link_local:
+    if address.is_private or address.is_link_local:
         return 0.6
     return 0.85
 
