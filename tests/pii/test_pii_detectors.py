@@ -406,5 +406,8 @@ def test_kinds_filter_and_threshold_select_findings() -> None:
     ],
 )
 def test_source_code_and_licence_text_look_alikes_are_not_findings(text: str) -> None:
-    """Found by scanning installed packages: code, type hints, templates, copyright lines."""
+    """Found by scanning installed packages: code, type hints, templates, copyright lines.
+
+    Each snippet is also checked inside prose, where the phrase detectors are switched on."""
     assert kinds_in(text) == []
+    assert kinds_in(f"As the module docs say in plain words:\n{text}\nand so on here.") == []

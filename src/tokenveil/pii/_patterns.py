@@ -220,7 +220,9 @@ CODE_VALUE = re.compile(
     r"not|and|or|is|in|if|else)[\]),:]?"
 )
 # After a password-like value: "passwd = acct = ''" is a chained assignment, not a password.
-CODE_AFTER = re.compile(r"[ \t]*(?:=[^=]|\)|\.\w)")
+CODE_AFTER = re.compile(
+    r"[ \t]*(?:=[^=]|\)|\.\w)|,[ \t]*[A-Za-z_]\w*[ \t]*(?:$|[=,)\n])", re.MULTILINE
+)
 # A dotted quad at the start of a digit run ("191.250.0.0/15"): an address or network, not a phone.
 IPV4_PREFIX = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}(?!\d)")
 # "2015-2016", "1999/2000": year ranges in copyright lines, never phone numbers.
