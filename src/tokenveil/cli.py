@@ -313,7 +313,9 @@ def killswitch_purge(
     from tokenveil.killswitch import PurgeReport
 
     async def action(service: TokenService) -> PurgeReport:
-        return await service.purge(rotate_keys=rotate_keys, revoke_families=revoke_families)
+        return await service.purge(
+            rotate_keys=rotate_keys, revoke_families=revoke_families, actor="cli"
+        )
 
     report = _run(_settings(data_dir), action)
     out.print(

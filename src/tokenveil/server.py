@@ -68,7 +68,9 @@ def admin_router(auth: Authenticator) -> APIRouter:
             raise HTTPException(403, "This operation needs a client credentials token.")
         try:
             report = await svc.purge(
-                rotate_keys=body.rotate_keys, revoke_families=body.revoke_families
+                rotate_keys=body.rotate_keys,
+                revoke_families=body.revoke_families,
+                actor=f"client:{principal.client_id}",
             )
         except InvalidRequest:
             raise HTTPException(400, "revoke_families is not a known choice or user.") from None

@@ -449,14 +449,19 @@ class TokenService:
     # -- the kill switch ------------------------------------------------------------------
 
     async def purge(
-        self, *, rotate_keys: bool = False, revoke_families: str | FamilySelection = "none"
+        self,
+        *,
+        rotate_keys: bool = False,
+        revoke_families: str | FamilySelection = "none",
+        actor: str = "api",
     ) -> PurgeReport:
         """Kill switch: reject every access token issued until now, on every instance.
 
         ``rotate_keys``: emergency rotation, every existing key revoked and a new active and
         next key created. ``revoke_families``: ``none``, ``suspect`` (flagged by the monitor),
         ``unbound`` (not DPoP-bound), ``all``, or a login name. Clients whose family survives
-        renew silently with their refresh token; the others must log in again.
+        renew silently with their refresh token; the others must log in again. ``actor`` (``cli``,
+        a client id) goes to the audit event.
         """
         selection = (
             revoke_families
@@ -491,6 +496,7 @@ class TokenService:
         )
         await self._event(
             "killswitch.purge",
+            by=actor,
             families=selection.kind,
             families_revoked=families,
             keys_rotated=int(rotate_keys),

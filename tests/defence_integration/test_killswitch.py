@@ -189,6 +189,8 @@ async def test_admin_endpoint_needs_its_scope_and_clean_clients_renew(tmp_path: 
         assert fired.headers["cache-control"] == "no-store"
         assert fired.json()["keys_revoked"] == 2
         assert fired.json()["families"] == "suspect"
+        event = (await service.store.list_events("killswitch.purge"))[0]
+        assert event.details["by"] == "client:ops"
 
         assert (await client.get("/api/me", headers=user_headers)).status_code == 401
         renewed = await refresh(client, tokens["refresh_token"])
