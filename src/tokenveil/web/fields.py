@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Union
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, GetJsonSchemaHandler
@@ -456,32 +456,62 @@ def _valid_purpose(value: str | None) -> str | None:
 
 
 def use_field_policy(app: FastAPI, policy: FieldPolicy) -> None:
-    """Make ``policy`` the one :data:`Present` uses in ``app``."""
+    """Make ``policy`` the one :data:`Present` uses in ``app``; document the reveal protocol."""
     setattr(app.state, _POLICY_STATE_ATTR, policy)
+    _document_reveal_parameters(app)
+
+
+_REVEAL_PARAMETERS: tuple[dict[str, Any], ...] = (
+    {
+        "name": "reveal",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "PII fields to show unmasked (comma-separated or repeated). Needs the "
+        "field's reveal scope and a purpose; every reveal is audited.",
+    },
+    {
+        "name": "purpose",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "maxLength": 100},
+        "description": "Why the reveal is needed, as an id (e.g. support-ticket-123).",
+    },
+)
+
+
+def _document_reveal_parameters(app: FastAPI) -> None:
+    """Add ``reveal`` and ``purpose`` to the OpenAPI operations of routes using Present.
+
+    Done on the generated document, not as Query parameters of the dependency: FastAPI's
+    parameter validation on every request would cost more than the whole field policy.
+    """
+    if getattr(app.state, "tokenveil_reveal_documented", False):
+        return
+    app.state.tokenveil_reveal_documented = True
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for path, methods, route in iter_api_routes(app):
+            if not _uses_presenter(route.dependant):
+                continue
+            for method in methods:
+                operation = schema.get("paths", {}).get(path, {}).get(method.lower())
+                if operation is None:
+                    continue
+                parameters = operation.setdefault("parameters", [])
+                names = {p.get("name") for p in parameters}
+                parameters.extend(dict(p) for p in _REVEAL_PARAMETERS if p["name"] not in names)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 _DEFAULT_POLICY = FieldPolicy()
 
 
-async def get_presenter(
-    request: Request,
-    # Declared for the OpenAPI document (every route using Present shows the reveal protocol);
-    # Presenter reads and checks them itself.
-    reveal: Annotated[
-        list[str] | None,
-        Query(
-            description="PII fields to show unmasked (comma-separated or repeated). Needs the "
-            "field's reveal scope and a purpose; every reveal is audited."
-        ),
-    ] = None,
-    purpose: Annotated[
-        str | None,
-        Query(
-            description="Why the reveal is needed, as an id (e.g. support-ticket-123).",
-            max_length=100,
-        ),
-    ] = None,
-) -> Presenter:
+async def get_presenter(request: Request) -> Presenter:
     """FastAPI dependency behind :data:`Present` (async: a sync one costs a threadpool hop)."""
     policy = getattr(request.app.state, _POLICY_STATE_ATTR, None)
     return Presenter(request, policy if isinstance(policy, FieldPolicy) else _DEFAULT_POLICY)
