@@ -155,6 +155,15 @@ async def test_put_key_replaces_the_same_kid(store: Store) -> None:
     assert await store.list_keys() == [replaced]
 
 
+async def test_revoked_key_stays_revoked_whoever_writes_later(store: Store) -> None:
+    """Revocation is terminal: a stale write-back (a concurrent rotation) cannot revive a key."""
+    await store.put_key(key("k1", NOW, state="active"))
+    await store.put_key(key("k1", NOW, state="revoked"))
+    await store.put_key(key("k1", NOW, state="retiring"))
+    [stored] = await store.list_keys()
+    assert stored.state == "revoked"
+
+
 async def test_delete_key_is_idempotent(store: Store) -> None:
     """Deleting removes the key; deleting it again is no error."""
     await store.put_key(key("k1", NOW))

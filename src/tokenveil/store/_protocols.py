@@ -131,7 +131,10 @@ class KeyStore(Protocol):
         ...
 
     async def put_key(self, key: StoredKey) -> None:
-        """Insert a key, or replace the stored one with the same ``kid``."""
+        """Insert a key, or replace the stored one with the same ``kid``.
+
+        A revoked key is never replaced: revocation is terminal, whoever writes later.
+        """
         ...
 
     async def delete_key(self, kid: str) -> None:

@@ -85,6 +85,9 @@ class MemoryStore:
 
     async def put_key(self, key: StoredKey) -> None:
         self._check()
+        current = self._keys.get(key.kid)
+        if current is not None and current.state == "revoked":
+            return  # revoked is terminal, as in SqlStore
         # Copy the mapping so a caller mutating its dict cannot change what is stored.
         self._keys[key.kid] = dataclasses.replace(key, public_jwk=dict(key.public_jwk))
         self._version += 1

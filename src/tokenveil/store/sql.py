@@ -138,6 +138,9 @@ class SqlStore:
         stmt = stmt.on_conflict_do_update(
             index_elements=[t.keys.c.kid],
             set_={name: stmt.excluded[name] for name in values if name != "kid"},
+            # Revoked is terminal: an instance writing back a key it read before the revocation
+            # (a concurrent scheduled rotation, say) must not bring the key back to life.
+            where=t.keys.c.state != "revoked",
         )
         async with self._begin() as conn:
             await conn.execute(stmt)
