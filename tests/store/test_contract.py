@@ -193,6 +193,17 @@ async def test_consume_ok_once_then_reused(store: Store) -> None:
     assert again.family.id == "f1"
 
 
+async def test_peek_reports_without_consuming(store: Store) -> None:
+    """peek reads a token's state and family and leaves it consumable."""
+    await store.create_family(family(), record("h1"))
+    peeked = await store.peek("h1")
+    assert peeked.status == "ok"
+    assert peeked.family == family()
+    assert (await store.consume("h1", NOW + 1)).status == "ok"
+    assert (await store.peek("h1")).status == "reused"
+    assert (await store.peek("never-issued")).status == "unknown"
+
+
 async def test_consume_unknown_token(store: Store) -> None:
     """A hash never stored is ``unknown``, with neither record nor family."""
     result = await store.consume("never-issued", NOW)

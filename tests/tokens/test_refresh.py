@@ -97,6 +97,43 @@ async def test_dpop_bound_family_rotates_only_with_the_same_key() -> None:
     first = await tokens.start(sub="usr_1", client_id="web", scope=[], dpop_jkt="thumb-A")
     with pytest.raises(InvalidGrant):
         await tokens.rotate(first.token, client_id="web", dpop_jkt="thumb-B")
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(first.token, client_id="web")
+
+
+async def test_thief_without_the_dpop_key_cannot_burn_the_owners_token() -> None:
+    """A failed rotation for want of the bound key leaves the token usable by its owner."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[], dpop_jkt="thumb-A")
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(first.token, client_id="web", dpop_jkt="thumb-thief")
+    second = await tokens.rotate(first.token, client_id="web", dpop_jkt="thumb-A")
+    assert second.family.id == first.family.id
+    assert await store.list_events() == []
+
+
+async def test_revocation_by_another_client_changes_nothing() -> None:
+    """RFC 7009 §2.1: only the issuing client may revoke; another one cannot burn the token."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[])
+    await tokens.revoke(first.token, client_id="other")
+    assert (await tokens.rotate(first.token, client_id="web")).family.id == first.family.id
+
+
+async def test_revocation_by_its_client_kills_the_family() -> None:
+    """RFC 7009: the issuing client's revocation ends the token and its whole family."""
+    store, clock = MemoryStore(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[])
+    second = await tokens.rotate(first.token, client_id="web")
+    await tokens.revoke(second.token, client_id="web")
+    with pytest.raises(InvalidGrant):
+        await tokens.rotate(second.token, client_id="web")
+    family = await store.get_family(first.family.id)
+    assert family is not None
+    assert family.revoke_reason == "revoked_by_client"
 
 
 @pytest.mark.parametrize("garbage", ["", "tvr_short", "eyJhbGciOi.x.y", "tvr_" + "!" * 43])

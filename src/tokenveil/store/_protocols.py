@@ -182,6 +182,14 @@ class RefreshStore(Protocol):
         """
         ...
 
+    async def peek(self, token_hash: str) -> ConsumeResult:
+        """Look a token up without consuming it: ``ok`` while unconsumed, ``reused`` after.
+
+        Lets the caller refuse a mismatched client or DPoP key before the token is burnt, so a
+        thief holding a token it cannot use cannot log its owner out.
+        """
+        ...
+
     async def get_family(self, family_id: str) -> RefreshFamily | None: ...
 
     async def revoke_family(self, family_id: str, now: float, reason: str) -> None:

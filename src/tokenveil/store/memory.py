@@ -168,6 +168,14 @@ class MemoryStore:
             self._tokens[token_hash] = record
             return ConsumeResult("ok", record, family)
 
+    async def peek(self, token_hash: str) -> ConsumeResult:
+        self._check()
+        record = self._tokens.get(token_hash)
+        if record is None:
+            return ConsumeResult("unknown")
+        family = self._families.get(record.family_id)
+        return ConsumeResult("ok" if record.consumed_at is None else "reused", record, family)
+
     async def get_family(self, family_id: str) -> RefreshFamily | None:
         self._check()
         return self._families.get(family_id)

@@ -56,6 +56,14 @@ class ScaledStore:
     async def open(self) -> None:
         await self.sql.open()
 
+    async def ping(self) -> None:
+        """One cheap read of each service; :class:`StoreUnavailable` when either is down.
+
+        Verification reads neither (keys and revocations are held locally), so without this a
+        dead database would go unnoticed until the next change; invariant 9 wants it loud.
+        """
+        await self.sql.state_version()
+
     async def close(self) -> None:
         try:
             await self.sql.close()
@@ -125,6 +133,9 @@ class ScaledStore:
 
     async def consume(self, token_hash: str, now: float) -> ConsumeResult:
         return await self.sql.consume(token_hash, now)
+
+    async def peek(self, token_hash: str) -> ConsumeResult:
+        return await self.sql.peek(token_hash)
 
     async def get_family(self, family_id: str) -> RefreshFamily | None:
         return await self.sql.get_family(family_id)

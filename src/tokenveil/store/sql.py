@@ -231,6 +231,22 @@ class SqlStore:
         family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
         return ConsumeResult("ok" if won else "reused", rows.record_from_row(m), family)
 
+    async def peek(self, token_hash: str) -> ConsumeResult:
+        family_cols = [c.label(f"f_{c.name}") for c in t.families.c]
+        fetch = (
+            select(t.tokens, *family_cols)
+            .select_from(t.tokens.outerjoin(t.families, t.tokens.c.family_id == t.families.c.id))
+            .where(t.tokens.c.token_hash == token_hash)
+        )
+        async with self._begin() as conn:
+            row = (await conn.execute(fetch)).first()
+        if row is None:
+            return ConsumeResult("unknown")
+        m = row._mapping
+        family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
+        record = rows.record_from_row(m)
+        return ConsumeResult("ok" if record.consumed_at is None else "reused", record, family)
+
     async def get_family(self, family_id: str) -> RefreshFamily | None:
         query = select(t.families).where(t.families.c.id == family_id)
         async with self._begin() as conn:

@@ -90,7 +90,14 @@ class RefreshTokens:
         if not REFRESH_TOKEN_PATTERN.fullmatch(token):
             raise InvalidGrant()
         now = self._clock()
-        result = await self._store.consume(hash_refresh_token(token), now)
+        digest = hash_refresh_token(token)
+        peeked = await self._store.peek(digest)
+        bound = peeked.family.dpop_jkt if peeked.family is not None else None
+        if peeked.status == "ok" and bound is not None and bound != dpop_jkt:
+            # RFC 9449 §5: no proof of the bound key, no rotation; and the token is left
+            # unconsumed, so a thief holding it cannot burn it and log its owner out.
+            raise InvalidGrant()
+        result = await self._store.consume(digest, now)
         family = result.family
         if result.status == "unknown" or family is None or result.record is None:
             raise InvalidGrant()
@@ -125,13 +132,17 @@ class RefreshTokens:
         if not REFRESH_TOKEN_PATTERN.fullmatch(token):
             return
         now = self._clock()
-        # Consuming first makes revocation atomic with a concurrent rotation of the same token;
-        # the family is dead either way.
-        result = await self._store.consume(hash_refresh_token(token), now)
-        family = result.family
+        digest = hash_refresh_token(token)
+        peeked = await self._store.peek(digest)
+        family = peeked.family
         if family is None or (client_id is not None and family.client_id != client_id):
+            # RFC 7009 §2.1: only the client the token was issued to may revoke it; another
+            # client's request changes nothing (and, unlike a consume, cannot burn the token).
             return
+        # Revoke first, then consume: a concurrent rotation either fails on the revoked family
+        # or has already happened, and its successor dies with the family too.
         await self._store.revoke_family(family.id, now, "revoked_by_client")
+        await self._store.consume(digest, now)
 
     def _record(self, token: str, family: RefreshFamily, now: float) -> RefreshRecord:
         idle = min(now + self._idle, family.expires_at)
