@@ -6,6 +6,7 @@ import json
 
 from tokenveil import pii
 from tokenveil.pii import Finding
+from tokenveil.pii._structure import json_or_none
 
 
 def located(data: str | bytes) -> list[tuple[str, str | None, int, int]]:
@@ -131,3 +132,44 @@ def test_hostile_nesting_falls_back_to_text_instead_of_crashing() -> None:
 def test_bytes_that_are_not_utf8_are_scanned_as_text() -> None:
     """Undecodable bytes never raise; the readable parts are still scanned."""
     assert [f.kind for f in pii.find_in_json(b"\xff\xfe mail ana@example.org")] == ["EMAIL"]
+
+
+def test_documents_read_the_same_as_with_the_json_module() -> None:
+    """Bodies orjson refuses or reads differently (NaN, a BOM, lone surrogates, integers past
+    64 bits) are parsed by json, so every body gives the findings of the parsed document."""
+    bodies: list[bytes | str] = [
+        b'{"x": NaN, "email": "ana@example.org"}',
+        b'\xef\xbb\xbf{"email": "ana@example.org"}',
+        b'{"s": "\\ud800 ana@example.org"}',
+        b'{"mobile": 4915112345678, "big": 123456789012345678901234567890}',
+        b'{"n": -12345678901234567890, "m": 18446744073709551616}',
+        '{"name_of_user": "x", "ip": "203.0.113.9"}',
+    ]
+    for body in bodies:
+        assert pii.find_in_json(body) == pii.find_in_object(json.loads(body)), body
+
+
+def test_integers_too_long_for_64_bits_stay_integers() -> None:
+    """orjson would read them as floats, which are never scanned; the parse keeps them exact."""
+    for number in (2**64, -(2**63) - 1, 10**29 + 7):
+        body = json.dumps({"n": number, "email": "ana@example.org"})
+        assert json_or_none(body) == {"n": number, "email": "ana@example.org"}
+        assert type(json_or_none(body.encode())["n"]) is int
+
+
+def test_values_under_negative_keys_keep_their_place_and_other_detectors() -> None:
+    """Digit runs under order_id or tracking_number are skipped, but an email there is still
+    found, and findings stay in document order with the right paths."""
+    doc = {
+        "orders": [
+            {"order_id": "4111 1111 1111 1111", "note": "call +49 30 901820"},
+            {"tracking_number": "write to ana@example.org", "card": "4111 1111 1111 1111"},
+            {"sha256": "10.1.2.3", "ip": "203.0.113.9"},
+        ]
+    }
+    assert [(f.kind, f.path) for f in pii.find_in_json(json.dumps(doc))] == [
+        ("PHONE", "$.orders[0].note"),
+        ("EMAIL", "$.orders[1].tracking_number"),
+        ("CREDIT_CARD", "$.orders[1].card"),
+        ("IP_ADDRESS", "$.orders[2].ip"),
+    ]

@@ -176,12 +176,19 @@ def _email_start(text: str, at: int, floor: int) -> int:
 class _Segments:
     """Maps positions of the joined text to segments (values) and their key evidence."""
 
-    __slots__ = ("hints", "starts", "text")
+    __slots__ = ("hints", "runs_end", "starts", "text")
 
-    def __init__(self, text: str, starts: Sequence[int] | None, hints: Sequence[Hint] | None):
+    def __init__(
+        self,
+        text: str,
+        starts: Sequence[int] | None,
+        hints: Sequence[Hint] | None,
+        runs_end: int | None = None,
+    ):
         self.text = text
         self.starts = starts
         self.hints = hints
+        self.runs_end = len(text) if runs_end is None else runs_end
 
     def at(self, pos: int) -> tuple[int, int, int, Hint]:
         """(index, start, end, hint) of the segment holding ``pos``."""
@@ -210,9 +217,11 @@ def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list
     """Numbers with separators (phones, cards, SSNs, IPv4, dates, numeric IDs). Returns the
     positions of digit runs glued to a capital letter, which may be a Spanish DNI/NIE."""
     local: list[tuple[str, int, int, float]] = []
-    spans = [m.span() for m in p.RUN.finditer(shape)]
+    # Values from runs_end on sit under negative keys (see scan): their runs are never read.
+    runs_end = segs.runs_end
+    spans = [m.span() for m in p.RUN.finditer(shape, 0, runs_end)]
     seen = {s for s, _e in spans}
-    for gate in p.IPV4_GATE.finditer(shape):
+    for gate in p.IPV4_GATE.finditer(shape, 0, runs_end):
         for back in (1, 2, 3):
             quad = p.IPV4_AT.match(shape, gate.start() - back)
             if quad is not None and quad.start() not in seen:
@@ -292,6 +301,7 @@ def _secret_positions(text: str) -> list[int]:
     positions: list[int] = []
     for m in p.SECRET_GATE.finditer(text):
         positions.append(m.start() - 2 if m.group() == "_live_" else m.start())
+    positions.extend(m.start() for m in p.HASH_GATE.finditer(text))
     for literal, back in p.SECRET_LITERALS:
         i = text.find(literal)
         while i != -1:
@@ -395,7 +405,10 @@ def _phrase_matches(
 
 
 def _scan_into(
-    text: str, seg_of: Sequence[int] | None, hints: Sequence[Hint] | None
+    text: str,
+    seg_of: Sequence[int] | None,
+    hints: Sequence[Hint] | None,
+    runs_end: int | None = None,
 ) -> list[tuple[int, str, int, int, float]]:
     """Every validated candidate in ``text`` as (segment, kind, start, end, confidence).
 
@@ -404,7 +417,7 @@ def _scan_into(
     literal prefix, three words in a row. Validators run only where a gate opened.
     """
     found: _Found = []
-    segs = _Segments(text, seg_of, hints)
+    segs = _Segments(text, seg_of, hints, runs_end)
     shape = text.encode("latin-1", "replace").translate(p.SHAPE)
     _emails(text, segs, found)
     glued = _digit_runs(text, shape, segs, found)
@@ -416,11 +429,18 @@ def _scan_into(
 
 
 def scan(
-    text: str, seg_starts: Sequence[int] | None = None, hints: Sequence[Hint] | None = None
+    text: str,
+    seg_starts: Sequence[int] | None = None,
+    hints: Sequence[Hint] | None = None,
+    runs_end: int | None = None,
 ) -> list[Raw]:
-    """Validated candidates of ``text``; with ``seg_starts``, offsets are per segment."""
+    """Validated candidates of ``text``; with ``seg_starts``, offsets are per segment.
+
+    Digit runs (phones, cards, SSNs, IPv4, dates, numeric IDs) are only looked for before
+    ``runs_end``: a structure scan puts the values under negative keys after it.
+    """
     out: list[Raw] = []
-    for idx, kind, s, e, conf in _scan_into(text, seg_starts, hints):
+    for idx, kind, s, e, conf in _scan_into(text, seg_starts, hints, runs_end):
         base = seg_starts[idx] if seg_starts is not None else 0
         out.append(Raw(idx, kind, s - base, e - base, conf))
     return out

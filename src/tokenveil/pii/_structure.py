@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Collection, Iterator
-from itertools import accumulate
-from operator import add
+from itertools import accumulate, compress
+from operator import add, attrgetter, not_
 from typing import Any
+
+import orjson
 
 from tokenveil.pii import _engine
 from tokenveil.pii._engine import SEP, Raw
@@ -41,6 +43,7 @@ Loc = tuple["Loc", str | int] | None
 #: Integers shorter than this are counts, prices, ports and years; never scanned without a key.
 _MIN_SCANNED_INT = 100_000
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_IS_NEGATIVE = attrgetter("negative")
 
 
 class Collected:
@@ -200,13 +203,31 @@ def value_at(document: object, path: str | None) -> str | None:
 
 def scan_collected(collected: Collected) -> list[Raw]:
     """Findings of every leaf: one joined pass for patterns, then key-only evidence."""
-    values = collected.values
+    values, hints = collected.values, collected.hints
     if not values:
         return []
+    # Values under negative keys (order_id, tracking_number, created_at, sha256...) go last, so
+    # the digit-run search, which never reports a number under such a key, stops before them: on
+    # API bodies they hold most of the digits. Every other detector still reads them.
+    # (map/compress keep the per-value work in C: this runs over every value of the body.)
+    flags = list(map(_IS_NEGATIVE, hints))
+    order: list[int] = []
+    if any(flags):
+        order = list(compress(range(len(flags)), map(not_, flags)))
+        runs_count = len(order)
+        order += compress(range(len(flags)), flags)
+        joined = list(map(values.__getitem__, order))
+        joined_hints = list(map(hints.__getitem__, order))
+    else:
+        joined, joined_hints, runs_count = values, hints, len(values)
     # start of value i = total length of the values before it + one separator each (all in C).
-    starts = list(map(add, accumulate(map(len, values), initial=0), range(len(values))))
-    raws = _engine.scan(SEP.join(values), starts, collected.hints)
-    hints = collected.hints
+    starts = list(map(add, accumulate(map(len, joined), initial=0), range(len(joined))))
+    text = SEP.join(joined)
+    runs_end = starts[runs_count] - 1 if runs_count < len(starts) else len(text)
+    raws = _engine.scan(text, starts, joined_hints, runs_end)
+    if order:
+        for found in raws:
+            found.seg = order[found.seg]
     for seg in collected.keyed:
         raw = _engine.whole_value(values[seg], hints[seg], seg)
         if raw is not None:
@@ -238,8 +259,30 @@ def findings_of(
 _NOT_JSON = object()
 
 
+#: Digits -> "0", everything else kept: finds integers too long for orjson with a literal search.
+_DIGITS_TO_ZERO = bytes.maketrans(b"0123456789", b"0000000000")
+# orjson reads integers in [-2**63, 2**64) exactly: at most 19 digits negative, 20 positive.
+# (bytes.__contains__, a two-way search, is ~40x faster than re.search here.)
+_LONG_DIGITS = b"0" * 20
+_LONG_NEGATIVE = b"-" + b"0" * 19
+
+
 def json_or_none(data: bytes | str) -> Any:
-    """The parsed document, or a sentinel that :func:`is_not_json` recognises."""
+    """The parsed document, or a sentinel that :func:`is_not_json` recognises.
+
+    orjson parses 2-3x faster than :mod:`json`; whatever it refuses (NaN, a UTF-8 BOM, lone
+    surrogates, nesting past 1024, numbers out of range) goes to :func:`json.loads`, so the
+    documents accepted and the values read are exactly those of :mod:`json`. orjson reads an
+    integer beyond 64 bits as a float, which would hide a long number from the scan, so a body
+    with 20 digits in a row (19 after a minus) anywhere is parsed by :mod:`json` alone.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    shape = raw.translate(_DIGITS_TO_ZERO)
+    if _LONG_DIGITS not in shape and _LONG_NEGATIVE not in shape:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
     try:
         return json.loads(data)
     except (ValueError, RecursionError):
