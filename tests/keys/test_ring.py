@@ -206,3 +206,18 @@ def test_kek_file_readable_by_others_refused(tmp_path: Path) -> None:
     os.chmod(path, 0o644)
     with pytest.raises(ConfigurationError):
         KeyEncryptor.from_settings(None, path)
+
+
+def test_empty_kek_file_from_a_crash_is_refused_not_used(tmp_path: Path) -> None:
+    """A truncated key file is reported as invalid; it is never taken as a key."""
+    path = tmp_path / "kek.key"
+    path.write_text("")
+    os.chmod(path, 0o600)
+    with pytest.raises(ConfigurationError):
+        KeyEncryptor.from_settings(None, path)
+
+
+def test_kek_creation_leaves_no_temporary_file(tmp_path: Path) -> None:
+    """The key file is written atomically (temporary file, fsync, link) and nothing else stays."""
+    KeyEncryptor.from_settings(None, tmp_path / "kek.key")
+    assert [p.name for p in tmp_path.iterdir()] == ["kek.key"]

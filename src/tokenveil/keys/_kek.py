@@ -7,6 +7,7 @@ moved onto another key's row does not decrypt.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -64,19 +65,33 @@ class KeyEncryptor:
 
 def _read_or_create(path: Path) -> bytes:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        _create(path)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise ConfigurationError(
+            f"{path} is readable by others (mode {mode:o}); run chmod 600 on it"
+        )
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = path.stat().st_mode & 0o777
-        if mode & 0o077:
-            raise ConfigurationError(
-                f"{path} is readable by others (mode {mode:o}); run chmod 600 on it"
-            ) from None
-        try:
-            return b64url_decode(path.read_text("ascii").strip())
-        except ValueError as exc:
-            raise ConfigurationError(f"{path} does not hold a valid key") from exc
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        kek = secrets.token_bytes(32)
-        handle.write(b64url_encode(kek) + "\n")
+        kek = b64url_decode(path.read_text("ascii").strip())
+    except ValueError as exc:
+        raise ConfigurationError(f"{path} does not hold a valid key") from exc
+    if len(kek) != 32:
+        raise ConfigurationError(f"{path} does not hold a valid key")
     return kek
+
+
+def _create(path: Path) -> None:
+    """Write a fresh KEK atomically: a crash never leaves an empty or partial key file."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as handle:
+            handle.write(b64url_encode(secrets.token_bytes(32)) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        # link() fails if another process created the key first; theirs wins, ours goes.
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
