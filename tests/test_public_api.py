@@ -8,6 +8,17 @@ import pytest
 
 EXPECTED = {
     "tokenveil": {"Principal", "Settings", "__version__"},
+    "tokenveil.web": {
+        "PII",
+        "Authenticator",
+        "FieldPolicy",
+        "Present",
+        "Presenter",
+        "TokenVerifier",
+        "get_principal",
+        "harden",
+        "require_scopes",
+    },
     "tokenveil.keys": {
         "ASYMMETRIC_ALGORITHMS",
         "KeyEncryptor",

@@ -80,7 +80,8 @@ async def _profile(service: TokenService, user_id: str) -> Profile:
 def demo_router(auth: Authenticator) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["demo"])
 
-    def service(request: Request) -> TokenService:
+    async def service(request: Request) -> TokenService:
+        # async: FastAPI runs a sync dependency in the thread pool, one hop per request.
         found = request.app.state.tokenveil
         assert isinstance(found, TokenService)
         return found
