@@ -110,3 +110,11 @@ def test_mask_object_returns_a_masked_copy_and_leaves_the_input_alone() -> None:
     out = pii.mask_object(obj, operator=Redact(template="<{kind}>"))
     assert out == {"emails": ("<EMAIL>", "none")}
     assert obj == {"emails": ("ana@example.org", "none")}
+
+
+def test_mask_json_with_a_lone_surrogate_still_returns_valid_json() -> None:
+    """An escaped lone surrogate cannot be written as UTF-8; the output escapes it instead."""
+    for body in (b'{"s": "\\ud800 ana@example.org"}', '"\ud800 mail ana@example.org'):
+        masked = pii.mask_json(body)
+        assert "ana@example.org" not in masked.decode()
+        assert "[EMAIL]" in str(json.loads(masked))

@@ -109,12 +109,21 @@ def mask_json(
             result = _mask_structure(document, op, kinds, min_confidence)
             if result is _DROP:
                 result = None
-            return json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()
+            return _dump(result, separators=(",", ":"))
         except RecursionError:
             pass  # nested deeper than the walk can follow: masked as text below
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     masked_text = mask(text, operator=op, kinds=kinds, min_confidence=min_confidence)
-    return json.dumps(masked_text, ensure_ascii=False).encode()
+    return _dump(masked_text)
+
+
+def _dump(value: object, separators: tuple[str, str] | None = None) -> bytes:
+    """UTF-8 JSON; a lone surrogate ("\\ud800" in the input) cannot be UTF-8, so a document
+    holding one is written with ASCII escapes instead, which read back to the same value."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=separators).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=separators).encode()
 
 
 def mask_object(
