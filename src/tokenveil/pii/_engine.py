@@ -299,8 +299,9 @@ def _ipv6(text: str, segs: _Segments, found: _Found) -> None:
 
 def _secret_positions(text: str) -> list[int]:
     positions: list[int] = []
-    for m in p.SECRET_GATE.finditer(text):
-        positions.append(m.start() - 2 if m.group() == "_live_" else m.start())
+    for gate in p.SECRET_GATES:
+        for m in gate.finditer(text):
+            positions.append(m.start() - 2 if m.group() == "_live_" else m.start())
     positions.extend(m.start() for m in p.HASH_GATE.finditer(text))
     for literal, back in p.SECRET_LITERALS:
         i = text.find(literal)

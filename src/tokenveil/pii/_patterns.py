@@ -45,7 +45,7 @@ __all__ = [
     "RUN",
     "RUN_STARTS",
     "SECRETS",
-    "SECRET_GATE",
+    "SECRET_GATES",
     "SECRET_LITERALS",
     "SHAPE",
     "SHAPE_KEEP",
@@ -67,7 +67,7 @@ MONTH_WORDS = (
 # A capitalised name word, hyphenated parts included: "Karl-Heinz", "O'Neil", "Tirabassi-Persico".
 NAME_WORD = r"[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ]?[a-zà-öø-ÿ'’]+)*"
 
-# Secrets. Each is matched *at* a position found by a literal gate (see SECRET_GATE).
+# Secrets. Each is matched *at* a position found by a literal gate (see SECRET_GATES).
 SECRETS = re.compile(
     "|".join(
         (
@@ -91,8 +91,17 @@ SECRETS = re.compile(
 )
 # Literal prefixes of every secret above; sre finds them with its fast literal search. The
 # number is how far before the gate the secret starts ("sk" before "_live_", "B" before "earer").
-SECRET_GATE = re.compile(
-    r"A(?:KIA|SIA|GPA|IDA|ROA|Iza)|gh[pousr]_|github_pat_|xox[abposr]-|_live_|sk_test_|sk-"
+# One pattern per leading literal: an alternation of them starts with a character class, which
+# sre tries at every position (~3x slower over a body than these five searches together).
+SECRET_GATES: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(gate)
+    for gate in (
+        r"A(?:KIA|SIA|GPA|IDA|ROA|Iza)",
+        r"gh(?:[pousr]_|ub_pat_)",
+        r"xox[abposr]-",
+        r"_live_",
+        r"sk(?:_test_|-)",
+    )
 )
 SECRET_LITERALS: tuple[tuple[str, int], ...] = (
     ("eyJ", 0),
