@@ -97,7 +97,7 @@ SECRET_GATES: tuple[re.Pattern[str], ...] = tuple(
     re.compile(gate)
     for gate in (
         r"A(?:KIA|SIA|GPA|IDA|ROA|Iza)",
-        r"gh(?:[pousr]_|ub_pat_)",
+        r"g(?:h[pousr]_|ithub_pat_)",
         r"xox[abposr]-",
         r"_live_",
         r"sk(?:_test_|-)",
