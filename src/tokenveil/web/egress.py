@@ -34,7 +34,7 @@ from tokenveil.pii import Finding, Kind, Operator, Redact, find, find_in_object
 from tokenveil.pii._finding import SECRET_KINDS
 from tokenveil.store._protocols import SecurityEvent
 from tokenveil.web.errors import _route_name, correlation_id, error_response
-from tokenveil.web.fields import ALLOWED_PATHS_STATE_KEY, _child
+from tokenveil.web.fields import ALLOWED_PATHS_STATE_KEY, PRESENTED_STATE_KEY, _child
 
 __all__ = ["EGRESS_ROUTE_KEY", "EgressFilter", "EgressMode", "egress_mode"]
 
@@ -48,6 +48,10 @@ EGRESS_ROUTE_KEY = "x-tokenveil-egress"
 _TOKEN_KEYS = frozenset({"access_token", "refresh_token", "id_token"})
 _TOKEN_KINDS = frozenset({Kind.JWT, Kind.BEARER_TOKEN, "REFRESH_TOKEN"})
 _ALWAYS = SECRET_KINDS | {"REFRESH_TOKEN"}
+#: Byte strings one of which a JSON body must hold (lower-cased) for :func:`_secret_hits` to
+#: find anything: the refresh-token prefix and the token keys. Valid only on pure-ASCII bodies
+#: without backslash escapes, where the bytes spell the parsed strings exactly.
+_SECRET_MARKERS = (b"tvr_", *(key.encode() for key in sorted(_TOKEN_KEYS)))
 _OVERLAP = 16 * 1024
 #: Headers whose values are protocol metadata, or (Set-Cookie) the token transport itself.
 _UNSCANNED_HEADERS = frozenset(
@@ -151,9 +155,13 @@ class EgressFilter:
 
     # --- scanning (sans-I/O) ------------------------------------------------------------------
 
-    def scan_json(self, document: Any) -> list[_Hit]:
+    def scan_json(self, document: Any, raw: bytes | None = None) -> list[_Hit]:
+        """Findings in the parsed ``document``; ``raw``, its body, lets the secret walk be
+        skipped when the bytes cannot hold a refresh token or a token key."""
         # The parsed document, not the bytes: the body is parsed once.
         hits = [_hit(f) for f in find_in_object(document, min_confidence=self.min_confidence)]
+        if raw is not None and not _may_hold_secret_keys(raw):
+            return hits
         return _secret_hits(document, "$", hits)
 
     def scan_text(self, text: str) -> list[_Hit]:
@@ -167,6 +175,18 @@ class EgressFilter:
 
 def _hit(finding: Finding) -> _Hit:
     return _Hit(finding.kind, finding.path, finding.start, finding.end)
+
+
+def _may_hold_secret_keys(raw: bytes) -> bool:
+    """False only when the JSON text ``raw`` surely holds no ``tvr_`` and no token key.
+
+    A backslash escape (``tv\\u0072_``) or a non-ASCII character (the Kelvin sign lower-cases
+    to ``k``) could spell one without the bytes showing it: such bodies are always walked.
+    """
+    if not raw.isascii() or b"\\" in raw:
+        return True
+    lowered = raw.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
 
 
 def _secret_hits(node: Any, path: str, out: list[_Hit]) -> list[_Hit]:
@@ -339,13 +359,18 @@ class _Response:
         document: Any = None
         is_json = False
         if self.kind == "json":
-            try:
-                document = json.loads(raw)
-                is_json = True
-            except ValueError:
-                is_json = False
+            presented = self.scope.get("state", {}).get(PRESENTED_STATE_KEY)
+            if isinstance(presented, tuple) and presented[0] == raw:
+                # Built by the field policy from this very document: no second parse.
+                document, is_json = presented[1], True
+            else:
+                try:
+                    document = json.loads(raw)
+                    is_json = True
+                except ValueError:
+                    is_json = False
         if is_json:
-            hits = owner.scan_json(document)
+            hits = owner.scan_json(document, raw)
         else:
             hits = owner.scan_text(raw.decode("utf-8", "replace"))
         to_mask, undeclared = self._classify(hits)

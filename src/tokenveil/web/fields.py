@@ -68,6 +68,10 @@ MaskName = Literal["redact", "partial", "pseudonymize", "drop"]
 Audit = Callable[[SecurityEvent], Awaitable[None]]
 #: ``scope["state"]`` key: JSON paths (``$.items[0].email``) revealed on purpose in this response.
 ALLOWED_PATHS_STATE_KEY = "tokenveil.allowed_paths"
+#: ``scope["state"]`` key: ``(body, document)`` of the last response :class:`Presenter` built,
+#: so the egress filter scans the document instead of parsing the same bytes again. It is used
+#: only when the body leaving the app is byte-for-byte that ``body``.
+PRESENTED_STATE_KEY = "tokenveil.presented"
 _POLICY_STATE_ATTR = "tokenveil_field_policy"
 _PURPOSE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{2,99}$")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -119,6 +123,7 @@ class _FieldPlan:
     key: str
     pii: PII | None
     shape: _Shape | None
+    step: str  # the key as a JSON path step (``.email``), computed once
 
 
 _plans: dict[type[BaseModel], tuple[_FieldPlan, ...]] = {}
@@ -166,7 +171,7 @@ def _plan(model: type[BaseModel]) -> tuple[_FieldPlan, ...]:
         if marker is None and shape is None:
             continue
         key = info.serialization_alias or info.alias or name
-        plans.append(_FieldPlan(name, key, marker, shape))
+        plans.append(_FieldPlan(name, key, marker, shape, _child("", key)))
     result = tuple(plans)
     _plans[model] = result
     return result
@@ -228,12 +233,18 @@ class FieldPolicy:
 
     def operator(self, name: MaskName) -> Operator:
         if name == "partial":
-            return Partial()
+            return _PARTIAL
         if name == "drop":
-            return Drop()
+            return _DROP_OP
         if name == "pseudonymize" and self.pseudonymizer is not None:
             return self.pseudonymizer
-        return Redact()
+        return _REDACT
+
+
+# Stateless operators, shared (one instance per masked field per request cost a little).
+_PARTIAL = Partial()
+_DROP_OP = Drop()
+_REDACT = Redact()
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +287,7 @@ class _Walk:
         for plan in _plan(model):
             if plan.key not in out:
                 continue
-            child = _child(path, plan.key)
+            child = path + plan.step
             if plan.pii is None:
                 assert plan.shape is not None
                 out[plan.key] = self.value(out[plan.key], plan.shape, child)
@@ -418,7 +429,13 @@ class Presenter:
         status_code: int = 200,
     ) -> JSONResponse:
         """A JSON response of the filtered data (FastAPI does not re-validate a Response)."""
-        return JSONResponse(await self.data(obj, principal=principal), status_code=status_code)
+        document = await self.data(obj, principal=principal)
+        response = JSONResponse(document, status_code=status_code)
+        # Handed to the egress filter, which then scans ``document`` rather than parsing the
+        # body again (only if the body it sees is exactly this one). ``document`` is JSON-native
+        # (``model_dump(mode="json")``), so it equals what parsing the body would give.
+        self.request.scope.setdefault("state", {})[PRESENTED_STATE_KEY] = (response.body, document)
+        return response
 
     async def _audit(self, principal: Principal | None, reveals: list[_Reveal]) -> bool:
         audit = self.policy.audit

@@ -18,6 +18,7 @@ in query strings and over plain HTTP.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, MutableMapping
 from typing import Any, Literal
@@ -70,7 +71,10 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_loopback(host: str) -> bool:
+    # Cached: parsing the peer address costs more than the rest of the transport check, and
+    # a keep-alive client sends many requests from one address. Bounded, addresses only.
     if host in _LOOPBACK_NAMES:
         return True
     try:
