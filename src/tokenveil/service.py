@@ -172,8 +172,7 @@ class TokenService:
         try:
             await service.sync(force=True)
         except StoreUnavailable:
-            log.error("store unreachable; token verification fails closed until it returns")
-            service._store_down = True
+            service._mark_down()
         return service
 
     # -- keeping in step with the store ---------------------------------------------------
@@ -187,6 +186,8 @@ class TokenService:
         """Reload keys and revocations when the store's state version moved. True if reloaded."""
         async with self._sync_lock:
             now = self._clock()
+            if isinstance(self.store, ScaledStore):
+                await self.store.ping()  # the SQL side too: either one down fails closed
             version = await self.store.state_version()
             changed = force or version != self.revocations.version
             if changed:
@@ -198,7 +199,16 @@ class TokenService:
                 self.revocations.cutoff = cutoff
                 self.revocations.version = version
             self.revocations.fresh_until = now + self.staleness_limit
+            if self._store_down:
+                log.warning("store reachable again; token verification resumed")
+                self._store_down = False
             return changed
+
+    def _mark_down(self) -> None:
+        # One line per outage, whichever path (poll, push, token endpoint) notices it first.
+        if not self._store_down:
+            log.error("store unreachable; token verification fails closed until it returns")
+            self._store_down = True
 
     async def _on_invalidation(self, message: Invalidation) -> None:
         """A change pushed by another instance (Redis pub/sub): apply it now.
@@ -217,7 +227,10 @@ class TokenService:
                 view.cutoff = max(view.cutoff, message.cutoff)
                 view.version = message.version or view.version
                 return
-        await self.sync(force=message.type == "resync")
+        try:
+            await self.sync(force=message.type == "resync")
+        except StoreUnavailable:
+            self._mark_down()  # the poll keeps trying; verification fails closed meanwhile
 
     async def maintain_keys(self) -> bool:
         """Scheduled rotation and clean-up. True when the key set changed."""
@@ -262,13 +275,8 @@ class TokenService:
                 if self._clock() - self._last_maintenance >= _KEY_MAINTENANCE_EVERY:
                     self._last_maintenance = self._clock()
                     await self.maintain_keys()
-                if self._store_down:
-                    log.warning("store reachable again; token verification resumed")
-                    self._store_down = False
             except StoreUnavailable:
-                if not self._store_down:
-                    log.error("store unreachable; token verification fails closed until it returns")
-                    self._store_down = True
+                self._mark_down()
             except Exception as exc:
                 # Any other failure must not end the loop: the view would go stale for good.
                 # The type only: a driver message may quote a URL or a value.

@@ -15,7 +15,7 @@ from tests.conftest import free_port
 from tests.defence_integration._proxy import TcpProxy
 from tests.server._app import make_settings, running
 from tokenveil.config import Settings
-from tokenveil.errors import RevokedToken
+from tokenveil.errors import RevokedToken, StoreUnavailable
 from tokenveil.service import TokenService
 
 pytestmark = pytest.mark.redis
@@ -143,3 +143,54 @@ async def _status_within(
         assert status in (200, 404, 503), status
         await asyncio.sleep(0.1)
     raise AssertionError(f"/api/me still answers {status} after {limit} s, wanted {wanted}")
+
+
+@pytest.mark.postgres
+async def test_postgres_outage_fails_closed_and_heals(
+    tmp_path: Path,
+    fresh_postgres_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL gone (Redis fine): 503 after the staleness limit, 200 once it is back."""
+    port = free_port()
+    proxy = TcpProxy(port, ("127.0.0.1", 5432))
+    await proxy.start()
+    database_url = fresh_postgres_url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{port}/")
+    settings = make_settings(
+        tmp_path,
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        state_poll_interval=0.2,
+    )
+    caplog.set_level(logging.WARNING, logger="tokenveil")
+    async with running(settings) as (_, service, _):
+        # The verifier alone: demo routes read PostgreSQL themselves and would 503 at once.
+        token = service.issuer.issue(sub="usr_a", client_id="c", scope=["profile"]).token
+        assert service.verify(token).sub == "usr_a"
+        await proxy.stop()
+        await _verify_until(service, token, fails=True, limit=service.staleness_limit + 3)
+        assert any(
+            "store unreachable" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records
+        )
+        await proxy.start()
+        await _verify_until(service, token, fails=False, limit=8.0)
+    await proxy.stop()
+    assert any("reachable again" in r.getMessage() for r in caplog.records)
+    assert fresh_postgres_url not in caplog.text
+
+
+async def _verify_until(service: TokenService, token: str, *, fails: bool, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            service.verify(token)
+            if not fails:
+                return
+        except StoreUnavailable:
+            if fails:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"verification did not {'fail' if fails else 'pass'} within {limit} s")
