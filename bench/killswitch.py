@@ -24,118 +24,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import re
 import secrets
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from bench.serving import Server, base_env, cli, serving
 from tokenveil.dpop import DPoPAuth
 from tokenveil.keys._b64 import b64url_encode
 
 PASSWORD = "killswitch-bench-password"
 DEMO_CLIENT = "tokenveil-demo"
 DPOP_CLIENT = "bench-dpop"
-SERVE = (sys.executable, "-m", "tokenveil", "serve", "--host", "127.0.0.1")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def base_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENVEIL_")}
-    env.update(extra)
-    return env
-
-
-def cli(data_dir: Path, env: Mapping[str, str], *args: str, stdin: str | None = None) -> str:
-    """Run ``tokenveil ARGS --data-dir DIR``; returns stdout, raises with stderr's tail."""
-    done = subprocess.run(
-        [sys.executable, "-m", "tokenveil", *args, "--data-dir", str(data_dir)],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=dict(env),
-        timeout=60,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"tokenveil {args[0]} failed: {done.stderr[-400:]}")
-    return done.stdout
-
-
-@dataclass
-class Server:
-    base: str
-    proc: subprocess.Popen[bytes]
-    #: The process's stdout and stderr (a file: a pipe nobody reads would fill and block it).
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text("utf-8", errors="replace")
-
-
-@contextlib.contextmanager
-def serving(
-    data_dir: Path, env: Mapping[str, str], count: int = 1, *, timeout: float = 30.0
-) -> Iterator[list[Server]]:
-    """``count`` ``tokenveil serve`` processes on loopback sharing ``env``; stopped on exit.
-
-    Several instances share one issuer (``TOKENVEIL_ISSUER``, the load balancer's URL); set it
-    in ``env`` yourself, or the first instance's URL is used.
-    """
-    ports = [free_port() for _ in range(count)]
-    env = dict(env)
-    env.setdefault("TOKENVEIL_ISSUER", f"http://127.0.0.1:{ports[0]}")
-    servers: list[Server] = []
-    try:
-        for port in ports:
-            log = data_dir.parent / f"serve-{port}.log"
-            data_dir.parent.mkdir(parents=True, exist_ok=True)
-            with log.open("wb") as sink:
-                proc = subprocess.Popen(
-                    [*SERVE, "--port", str(port), "--data-dir", str(data_dir)],
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                )
-            servers.append(Server(f"http://127.0.0.1:{port}", proc, log))
-            _wait_up(servers[-1], timeout)
-        yield servers
-    finally:
-        for server in servers:
-            server.proc.terminate()
-        for server in servers:
-            try:
-                server.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.proc.kill()
-
-
-def _wait_up(server: Server, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"tokenveil serve exited: {server.output()[-600:]}")
-        try:
-            if httpx.get(f"{server.base}/.well-known/jwks.json", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"tokenveil serve did not start within {timeout} s")
 
 
 @dataclass

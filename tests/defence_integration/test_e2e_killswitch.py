@@ -10,9 +10,9 @@ from bench.killswitch import (
     fire_with_cli,
     fire_with_endpoint,
     scenario,
-    serving,
     setup_store,
 )
+from bench.serving import serving
 
 pytestmark = pytest.mark.slow
 

@@ -10,16 +10,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from bench.killswitch import (
-    PASSWORD,
-    Server,
-    cli,
-    default_env,
-    fire_with_endpoint,
-    scenario,
-    serving,
-    setup_store,
-)
+from bench.killswitch import PASSWORD, default_env, fire_with_endpoint, scenario, setup_store
+from bench.serving import Server, cli, serving
 
 from tokenveil.keys._b64 import b64url_decode
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from bench.serving import Server, base_env, serving
 
 from tokenveil.keys._b64 import b64url_decode
 
@@ -21,71 +20,28 @@ pytestmark = pytest.mark.slow
 PASSWORD = "e2e-password-long-enough"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _cli(data_dir: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENVEIL_")}
     return subprocess.run(
         [sys.executable, "-m", "tokenveil", *args, "--data-dir", str(data_dir)],
         input=stdin,
         capture_output=True,
         text=True,
-        env=env,
+        env=base_env(),
         timeout=60,
         check=False,
     )
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path, subprocess.Popen[str]]]:
-    port = _free_port()
-    data_dir = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENVEIL_")}
-    env["TOKENVEIL_STATE_POLL_INTERVAL"] = "0.2"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tokenveil",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(data_dir),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/.well-known/jwks.json", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-    else:
-        proc.kill()
-        pytest.fail("tokenveil serve did not start within 30 s")
-    yield base, data_dir, proc
-    proc.terminate()
-    proc.wait(timeout=10)
+def server(tmp_path: Path) -> Iterator[Server]:
+    env = base_env({"TOKENVEIL_STATE_POLL_INTERVAL": "0.2"})
+    with serving(tmp_path / "data", env) as servers:
+        yield servers[0]
 
 
-def test_serve_login_call_and_revoke_key_while_running(
-    server: tuple[str, Path, subprocess.Popen[str]],
-) -> None:
+def test_serve_login_call_and_revoke_key_while_running(server: Server, tmp_path: Path) -> None:
     """users add and keys revoke work against the running server; the revoked key's token dies."""
-    base, data_dir, proc = server
+    base, data_dir = server.base, tmp_path / "data"
     added = _cli(data_dir, "users", "add", "alice", "--password-stdin", stdin=PASSWORD + "\n")
     assert added.returncode == 0, added.stderr[-500:]
 
@@ -128,8 +84,8 @@ def test_serve_login_call_and_revoke_key_while_running(
     assert json.loads(b64url_decode(again.split(".")[0]))["kid"] != kid
     assert httpx.get(f"{base}/api/me", headers={"Authorization": f"Bearer {again}"}).is_success
 
-    proc.terminate()
-    output, _ = proc.communicate(timeout=10)
+    server.stop()
+    output = server.output()
     assert PASSWORD not in output
     assert access not in output
     assert access.split(".")[1] not in output
