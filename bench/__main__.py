@@ -6,7 +6,7 @@ import importlib
 import sys
 
 #: Each module exposes ``main()``; run alone with ``python -m bench.<name>``.
-BENCHMARKS = ("verify", "pii", "edge", "defence")
+BENCHMARKS = ("verify", "pii", "edge", "defence", "killswitch")
 
 
 def main() -> None:
