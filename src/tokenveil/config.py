@@ -3,17 +3,24 @@
 Every ``TOKENVEIL_*`` variable maps to a field (``TOKENVEIL_ACCESS_TTL`` → ``access_ttl``).
 Weakening a default (a long access-token lifetime, plain HTTP off loopback) takes an explicit
 setting and emits :class:`InsecureSettingWarning`.
+
+Every duration is checked at construction: finite and positive, the verification ``leeway``
+within 0-60 s and ``state_poll_interval`` within (0, 60] s. A refused setting is named in the
+error, never its value. ``repr``/``str`` and :meth:`Settings.as_log_dict` mask the passwords a
+``database_url`` or ``redis_url`` may carry, and never show ``kek`` (CWE-532).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tokenveil.errors import ConfigurationError
 
@@ -24,21 +31,44 @@ ALGORITHMS: tuple[str, ...] = ("ES256", "RS256", "PS256", "EdDSA")
 
 #: RFC 9068 access tokens should live minutes; past this an explicit opt-in is required.
 MAX_ACCESS_TTL_WITHOUT_OPT_IN = 15 * 60
+#: RFC 7519 §4.1.4 allows "a few minutes" of clock skew; more than a minute only hides a bad clock.
+MAX_LEEWAY = 60
+#: Past this, a revocation or a kill switch takes too long to reach every instance.
+MAX_STATE_POLL_INTERVAL = 60.0
+#: Durations that must be finite and strictly positive (seconds).
+_POSITIVE_DURATIONS = (
+    "access_ttl",
+    "refresh_idle_ttl",
+    "refresh_absolute_ttl",
+    "key_rotation_period",
+    "state_poll_interval",
+    "purge_expired_interval",
+)
+#: Settings whose values are secrets: never in an error, a repr or a log line.
+_SECRET_URLS = ("database_url", "redis_url")
+_MASK = "***"
+_SECRET_QUERY_KEYS = ("pass", "secret", "token", "key", "auth", "credential")
 
 
 class InsecureSettingWarning(UserWarning):
     """A setting weakens a secure default (a warning category tests can turn into errors)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Settings:
-    """Everything tokenveil can be told. Times are seconds."""
+    """Everything tokenveil can be told. Times are seconds.
+
+    ``repr`` and ``str`` mask URL passwords and omit ``kek``; use :meth:`as_log_dict` to log
+    the settings.
+    """
 
     issuer: str = "http://127.0.0.1:8000"
     audience: str = "tokenveil-demo-api"
     data_dir: Path = Path(".tokenveil")
-    database_url: str | None = None  # default: SQLite file in data_dir
-    redis_url: str | None = None
+    #: Default: a SQLite file in ``data_dir``. May hold a password: masked in repr and logs.
+    database_url: str | None = field(default=None, repr=False)
+    #: May hold a password: masked in repr and logs.
+    redis_url: str | None = field(default=None, repr=False)
 
     access_ttl: int = 10 * 60
     allow_long_access_ttl: bool = False
@@ -60,6 +90,8 @@ class Settings:
     #: Proxies whose ``X-Forwarded-Proto`` / ``X-Forwarded-For`` are believed (CIDRs).
     trusted_proxies: tuple[str, ...] = ()
     state_poll_interval: float = 1.0
+    #: How often the background task deletes expired refresh tokens, families and revoked jtis.
+    purge_expired_interval: float = 3600.0
     extra_claims: tuple[str, ...] = ()
 
     #: Key prefix (and invalidation channel prefix) in Redis; instances of one deployment share it.
@@ -72,8 +104,15 @@ class Settings:
     def __post_init__(self) -> None:
         if self.signing_alg not in ALGORITHMS:
             raise ConfigurationError(f"signing_alg must be one of {', '.join(ALGORITHMS)}")
-        if self.access_ttl <= 0 or self.refresh_idle_ttl <= 0 or self.refresh_absolute_ttl <= 0:
-            raise ConfigurationError("token lifetimes must be positive")
+        for name in _POSITIVE_DURATIONS:
+            if not _finite_number(getattr(self, name)) or getattr(self, name) <= 0:
+                raise ConfigurationError(f"{name} must be a finite, positive number of seconds")
+        if not _finite_number(self.leeway) or not 0 <= self.leeway <= MAX_LEEWAY:
+            raise ConfigurationError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
+        if self.state_poll_interval > MAX_STATE_POLL_INTERVAL:
+            raise ConfigurationError(
+                f"state_poll_interval must be at most {MAX_STATE_POLL_INTERVAL:g} seconds"
+            )
         if self.access_ttl > MAX_ACCESS_TTL_WITHOUT_OPT_IN:
             if not self.allow_long_access_ttl:
                 raise ConfigurationError(
@@ -85,10 +124,26 @@ class Settings:
                 InsecureSettingWarning,
                 stacklevel=3,
             )
-        if self.state_poll_interval <= 0:
-            raise ConfigurationError("state_poll_interval must be positive")
-        if self.max_token_bytes < 512:
+        if type(self.max_token_bytes) is not int or self.max_token_bytes < 512:
             raise ConfigurationError("max_token_bytes is too small to hold any access token")
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.as_log_dict().items())
+        return f"Settings({fields})"
+
+    __str__ = __repr__
+
+    def as_log_dict(self) -> dict[str, object]:
+        """Every setting, safe to log: URL passwords masked, ``kek`` left out."""
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            if f.name == "kek":
+                continue
+            value = getattr(self, f.name)
+            if f.name in _SECRET_URLS and value is not None:
+                value = mask_url(value)
+            values[f.name] = value
+        return values
 
     @property
     def sqlalchemy_url(self) -> str:
@@ -120,6 +175,38 @@ class Settings:
             return cls(**values)  # type: ignore[arg-type]
         except TypeError as exc:
             raise ConfigurationError("unknown setting") from exc
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password (and secret-looking query values) replaced by ``***``.
+
+    A URL that cannot be parsed is masked whole: better no URL in the log than a password.
+    """
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            user = parts.username or ""
+            host = netloc.rpartition("@")[2]
+            netloc = f"{user}:{_MASK}@{host}"
+        query = parts.query
+        if query:
+            pairs = parse_qsl(query, keep_blank_values=True)
+            query = urlencode(
+                [
+                    (k, _MASK if any(word in k.lower() for word in _SECRET_QUERY_KEYS) else v)
+                    for k, v in pairs
+                ],
+                safe="*",
+            )
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return _MASK
+
+
+def _finite_number(value: object) -> bool:
+    # bool is an int subclass: ``access_ttl=True`` is a mistake, not one second.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _coerce(name: str, annotation: object, raw: str) -> object:

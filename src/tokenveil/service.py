@@ -5,8 +5,21 @@ instance's in-memory view (keys, revoked ``jti``\\ s, the kill-switch cut-off) i
 store by polling a state version, so a change made by the CLI or by another instance takes
 effect within ``state_poll_interval`` seconds. With Redis (``settings.redis_url``) the shared
 revocation state lives there and every change is pushed by pub/sub, so instances apply it at once
-and polling is only the fallback. If the store cannot be read, the view goes stale and
-verification fails closed (security invariant 9).
+and polling is only the fallback.
+
+Freshness (security invariant 9) depends on who keeps the view in step:
+
+- With :meth:`TokenService.start_background` (what ``tokenveil serve`` does), the loop polls
+  the store; if the view goes unsynced for ``staleness_limit`` seconds (the store cannot be
+  read), verification fails closed.
+- Without it (a library user with one process), :meth:`TokenService.verify_async` polls the
+  store itself, at most once per ``state_poll_interval``, and fails closed while that poll
+  fails. Every change made through this service (revocation, purge, key change) applies to its
+  own view at once, so the synchronous :meth:`TokenService.verify` never goes stale by itself;
+  it does not see changes made by other processes, though. See ``docs/tokens.md``.
+
+The background task also deletes expired refresh tokens, families and revoked jtis every
+``purge_expired_interval`` seconds, and rotates keys on schedule.
 
 The kill switch is :meth:`TokenService.purge` (see :mod:`tokenveil.killswitch`).
 """
@@ -16,9 +29,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -45,7 +59,7 @@ from tokenveil.killswitch import (
     parse_families,
     revoke_selected_families,
 )
-from tokenveil.store import Client, SecurityEvent, Store, User, open_store
+from tokenveil.store import Client, RefreshFamily, SecurityEvent, Store, User, open_store
 from tokenveil.store.scaled import ScaledStore
 from tokenveil.tokens import (
     AccessTokenVerifier,
@@ -132,7 +146,9 @@ class TokenService:
         self._listener: RedisInvalidationListener | None = None
         self._listener_task: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
-        self._last_maintenance = 0.0
+        self._last_maintenance = -math.inf
+        self._last_purge = -math.inf
+        self._last_poll = -math.inf
         self._store_down = False
 
     @classmethod
@@ -179,13 +195,20 @@ class TokenService:
 
     @property
     def staleness_limit(self) -> float:
-        """How long a view may go unsynced before verification fails closed."""
+        """How long a view may go unsynced, while the background loop runs, before
+        verification fails closed."""
         return max(5.0, 5 * self.settings.state_poll_interval)
+
+    @property
+    def background_running(self) -> bool:
+        """True between :meth:`start_background` and :meth:`close`."""
+        return self._task is not None
 
     async def sync(self, *, force: bool = False) -> bool:
         """Reload keys and revocations when the store's state version moved. True if reloaded."""
         async with self._sync_lock:
             now = self._clock()
+            self._last_poll = now
             if isinstance(self.store, ScaledStore):
                 await self.store.ping()  # the SQL side too: either one down fails closed
             version = await self.store.state_version()
@@ -198,7 +221,11 @@ class TokenService:
                 self.revocations.jtis = jtis
                 self.revocations.cutoff = cutoff
                 self.revocations.version = version
-            self.revocations.fresh_until = now + self.staleness_limit
+            # Only a running loop keeps pushing this forward; without one, verify_async polls
+            # on demand and local changes apply at once, so there is no deadline to enforce.
+            self.revocations.fresh_until = (
+                now + self.staleness_limit if self.background_running else math.inf
+            )
             if self._store_down:
                 log.warning("store reachable again; token verification resumed")
                 self._store_down = False
@@ -256,9 +283,15 @@ class TokenService:
         await self._event("key.revoked", kid=kid)
 
     def start_background(self) -> None:
-        """Poll the store and rotate keys on schedule until :meth:`close`; with Redis, also
-        listen for pushed invalidations."""
+        """Poll the store, rotate keys and purge expired rows on schedule until :meth:`close`;
+        with Redis, also listen for pushed invalidations.
+
+        From now on the view must be re-synced within :attr:`staleness_limit`, or verification
+        fails closed.
+        """
         if self._task is None:
+            view = self.revocations
+            view.fresh_until = min(view.fresh_until, self._clock() + self.staleness_limit)
             self._task = asyncio.create_task(self._background(), name="tokenveil-sync")
         if self._listener is None and isinstance(self.store, ScaledStore):
             from tokenveil.store.redis import RedisInvalidationListener
@@ -270,18 +303,40 @@ class TokenService:
 
     async def _background(self) -> None:
         while True:
-            try:
-                await self.sync()
-                if self._clock() - self._last_maintenance >= _KEY_MAINTENANCE_EVERY:
-                    self._last_maintenance = self._clock()
-                    await self.maintain_keys()
-            except StoreUnavailable:
-                self._mark_down()
-            except Exception as exc:
-                # Any other failure must not end the loop: the view would go stale for good.
-                # The type only: a driver message may quote a URL or a value.
-                log.error("state sync failed (%s); retrying", type(exc).__name__)
+            await self._tick()
             await asyncio.sleep(self.settings.state_poll_interval)
+
+    async def _tick(self) -> None:
+        """One round of the background task; each job fails on its own, never the loop."""
+        await self._guarded("state sync", self.sync)
+        now = self._clock()
+        if now - self._last_maintenance >= _KEY_MAINTENANCE_EVERY:
+            self._last_maintenance = now
+            await self._guarded("key maintenance", self.maintain_keys)
+        if now - self._last_purge >= self.settings.purge_expired_interval:
+            self._last_purge = now
+            await self._guarded("expired-row purge", self.purge_expired)
+
+    async def _guarded(self, job: str, run: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await run()
+        except StoreUnavailable:
+            self._mark_down()
+        except Exception as exc:
+            # Any other failure must not end the loop: the view would go stale for good.
+            # The type only: a driver message may quote a URL, a password or a value.
+            log.error("%s failed (%s); retrying", job, type(exc).__name__)
+
+    async def purge_expired(self) -> int:
+        """Delete refresh tokens, families and revoked jtis past every lifetime; rows deleted.
+
+        Consumed tokens of a live family stay (they reveal a later replay); a revoked jti stays
+        until its token's ``exp`` plus the verification leeway.
+        """
+        deleted = await self.store.purge_expired(self._clock())
+        if deleted:
+            log.info("purged %d expired store row(s)", deleted)
+        return deleted
 
     async def close(self) -> None:
         if self._listener is not None:
@@ -297,11 +352,36 @@ class TokenService:
     # -- verification ---------------------------------------------------------------------
 
     def verify(self, token: str) -> Principal:
+        """Verify against the view this instance holds (no I/O).
+
+        Without :meth:`start_background`, changes made by other processes are not seen here;
+        use :meth:`verify_async` or start the loop.
+        """
         return self.verifier.verify(token)
 
     async def verify_async(self, token: str) -> Principal:
-        """The FastAPI dependency's entry point (same check; keys are local)."""
+        """The FastAPI dependency's entry point (same check; keys are local).
+
+        Without the background loop, the view is first brought up to date when it is older
+        than ``state_poll_interval`` (one store read); while that read fails, every token is
+        refused (invariant 9).
+        """
+        due = self._clock() - self._last_poll >= self.settings.state_poll_interval
+        if due and self._task is None:
+            await self._poll_on_demand()
         return self.verifier.verify(token)
+
+    async def _poll_on_demand(self) -> None:
+        self._last_poll = self._clock()  # one poll per interval, however many requests wait
+        try:
+            await self.sync()
+        except Exception as exc:
+            # Fail closed until a poll succeeds: the view may miss a revocation or a purge.
+            self.revocations.fresh_until = -math.inf
+            if isinstance(exc, StoreUnavailable):
+                self._mark_down()
+            else:
+                log.error("state sync failed (%s); refusing tokens", type(exc).__name__)
 
     # -- users and clients ----------------------------------------------------------------
 
@@ -408,15 +488,24 @@ class TokenService:
         """RFC 6749 §6. A DPoP-bound family rotates only with a proof by its key (RFC 9449 §5)."""
         _require_grant(client, "refresh_token")
         _require_dpop(client, jkt)
-        new = await self.refresh.rotate(refresh_token, client_id=client.client_id, dpop_jkt=jkt)
-        family = new.family
-        user = await self.store.get_user(family.sub)
-        if user is None or user.disabled:
-            await self.store.revoke_family(family.id, self._clock(), "user_gone")
-            raise InvalidGrant()
-        # RFC 6749 §6: a refresh may narrow the scope, never widen it.
-        granted = _grant_scopes(scope, set(family.scope) - CLIENT_ONLY_SCOPES)
+        # Every check that can fail runs before the token is consumed: a token burnt by a
+        # failed request comes back from its honest owner as a "reuse" and takes its family
+        # down (RFC 9700 §4.14). First the store: an outage fails here, token intact.
         await self._catch_up()
+        granted: set[str] | None = None
+
+        async def check(family: RefreshFamily) -> None:
+            nonlocal granted
+            granted = await self._refresh_scopes(family, client, scope)
+
+        new = await self.refresh.rotate(
+            refresh_token, client_id=client.client_id, dpop_jkt=jkt, before_consume=check
+        )
+        family = new.family
+        if granted is None:
+            # The token changed state between peek and consume (a race with another request);
+            # the checks still hold, only after the fact.
+            granted = await self._refresh_scopes(family, client, scope)
         access = self.issuer.issue(
             sub=family.sub,
             client_id=client.client_id,
@@ -427,6 +516,25 @@ class TokenService:
         return TokenResponse(
             access.token, access.expires_in, access.scope, new.token, _token_type(jkt)
         )
+
+    async def _refresh_scopes(
+        self, family: RefreshFamily, client: Client, requested: str | None
+    ) -> set[str]:
+        """The user behind ``family`` may still refresh; returns the scopes to grant."""
+        user = await self.store.get_user(family.sub)
+        if user is None:
+            # The account is gone for good, and so is every session it had.
+            await self.store.revoke_family(family.id, self._clock(), "user_gone")
+            raise InvalidGrant()
+        if user.disabled:
+            # Refused while disabled; the family stays, so re-enabling the account restores
+            # the session. The kill switch (--revoke-families USER) ends it for good.
+            raise InvalidGrant()
+        # RFC 6749 §6: a refresh may narrow the scope, never widen it; and never beyond what
+        # the user and the client hold today: a scope withdrawn since the login is not
+        # granted again.
+        allowed = set(family.scope) & set(user.scopes) & set(client.scopes)
+        return _grant_scopes(requested, allowed - CLIENT_ONLY_SCOPES)
 
     async def client_credentials_grant(
         self, client: Client, scope: str | None, *, jkt: str | None = None
@@ -533,8 +641,13 @@ class TokenService:
         await self.revoke_access(principal.jti, principal.expires_at)
 
     async def revoke_access(self, jti: str, expires_at: float) -> None:
-        """Reject this access token everywhere from the next sync on (here: immediately)."""
-        await self.store.revoke_jti(jti, expires_at)
+        """Reject this access token everywhere from the next sync on (here: immediately).
+
+        Kept until ``expires_at`` plus the verification leeway: the verifier accepts a token
+        up to ``leeway`` seconds past its ``exp``, and a revocation dropped at ``exp`` would let
+        the revoked token back in for that long.
+        """
+        await self.store.revoke_jti(jti, expires_at + self.settings.leeway)
         await self.store.bump_state_version()
         self.revocations.jtis.add(jti)
         await self._event("token.revoked", jti=jti)

@@ -103,3 +103,16 @@ async def test_nested_object_keys_must_be_plain_names(extra: dict[str, object]) 
         issuer.issue(sub="usr_x", client_id="web", extra=extra)
     assert info.value.claim == "tenant"
     assert "example" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "cnf", "typ", "cty"],
+)
+async def test_extra_claims_never_overwrite_core_claims(claim: str) -> None:
+    """An extra claim named like a core one is refused, naming the claim, even if registered."""
+    issuer = await _issuer(Clock(), ClaimsPolicy.with_extra([claim]))
+    with pytest.raises(ClaimsPolicyViolation) as info:
+        issuer.issue(sub="usr_x", client_id="web", extra={claim: "usr_admin-forged"})
+    assert info.value.claim == claim
+    assert "usr_admin-forged" not in str(info.value)

@@ -4,6 +4,12 @@
 kill-switch cut-off is a float. An issuer given the current cut-off (``not_before``) stamps
 ``iat = max(int(now), ceil(cutoff))``: a token issued in the same second as a purge, after it,
 is never mistaken for one issued before it.
+
+``extra`` claims add to the token; they never replace a claim the issuer sets or checks
+(:data:`RESERVED_CLAIMS`). An ``extra`` that names one is refused with
+:class:`~tokenveil.errors.ClaimsPolicyViolation` naming the claim: an ``extra={"sub": ...}`` or
+``{"exp": ...}`` passed through from a caller would otherwise impersonate another subject or
+outlive every lifetime.
 """
 
 from __future__ import annotations
@@ -15,13 +21,20 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from tokenveil.errors import ClaimsPolicyViolation
 from tokenveil.keys._algorithms import PrivateKey
 from tokenveil.tokens._claims import ClaimsPolicy
 from tokenveil.tokens._jws import encode_compact
 
-__all__ = ["IssuedToken", "SigningKeySource", "TokenIssuer"]
+__all__ = ["RESERVED_CLAIMS", "IssuedToken", "SigningKeySource", "TokenIssuer"]
 
 Clock = Callable[[], float]
+
+#: Claims only the issuer writes (RFC 7519 §4.1, RFC 9068 §2.2, RFC 9449 §6.1); ``typ`` and
+#: ``cty`` belong to the header (RFC 9068 §2.1), and a claim by that name would only mislead.
+RESERVED_CLAIMS: frozenset[str] = frozenset(
+    {"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "scope", "client_id", "cnf", "typ", "cty"}
+)
 
 
 class SigningKeySource(Protocol):
@@ -88,6 +101,9 @@ class TokenIssuer:
         if jkt is not None:
             claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1
         if extra:
+            for name in extra:
+                if name in RESERVED_CLAIMS:
+                    raise ClaimsPolicyViolation(name, "set by the issuer; extra claims may not")
             claims.update(extra)
         # Invariant 1: refuse, at issue time, any claim off the allow-list or holding PII.
         self._policy.check(claims)

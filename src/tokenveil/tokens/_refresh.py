@@ -4,6 +4,11 @@ A refresh token is ``tvr_`` + 256 random bits (base64url). The prefix lets secre
 log redaction recognise it; the store only ever sees its SHA-256. Each use consumes it and
 returns a new one in the same family. A consumed token presented again means two parties hold
 it: the whole family is revoked and a security event recorded.
+
+Consuming is the point of no return, so every check that can fail for a reason the client did
+not cause (the store's freshness, the user's account, the scopes still allowed) runs *before*
+it, through :meth:`RefreshTokens.rotate`'s ``before_consume``: a token burnt by a request that
+then fails is presented again by its honest owner, looks like theft, and takes the family down.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hashlib
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,6 +33,8 @@ from tokenveil.store._protocols import (
 __all__ = ["REFRESH_TOKEN_PATTERN", "NewRefreshToken", "RefreshTokens", "hash_refresh_token"]
 
 Clock = Callable[[], float]
+#: Called with the live family just before its token is consumed; raising leaves it unconsumed.
+BeforeConsume = Callable[[RefreshFamily], Awaitable[None]]
 REFRESH_TOKEN_PATTERN = re.compile(r"\btvr_[A-Za-z0-9_-]{43}\b")
 _PREFIX = "tvr_"
 
@@ -84,19 +91,35 @@ class RefreshTokens:
         return NewRefreshToken(token, family)
 
     async def rotate(
-        self, token: str, *, client_id: str, dpop_jkt: str | None = None
+        self,
+        token: str,
+        *,
+        client_id: str,
+        dpop_jkt: str | None = None,
+        before_consume: BeforeConsume | None = None,
     ) -> NewRefreshToken:
-        """Consume ``token`` and return its successor. Raises :class:`InvalidGrant` otherwise."""
+        """Consume ``token`` and return its successor. Raises :class:`InvalidGrant` otherwise.
+
+        ``before_consume`` runs on a live, unconsumed token of this client's family, before it
+        is consumed; whatever it raises propagates and the token stays usable. A consumed
+        (reused) token skips it: reuse detection never waits on anything else.
+        """
         if not REFRESH_TOKEN_PATTERN.fullmatch(token):
             raise InvalidGrant()
         now = self._clock()
         digest = hash_refresh_token(token)
         peeked = await self._store.peek(digest)
-        bound = peeked.family.dpop_jkt if peeked.family is not None else None
-        if peeked.status == "ok" and bound is not None and bound != dpop_jkt:
-            # RFC 9449 §5: no proof of the bound key, no rotation; and the token is left
-            # unconsumed, so a thief holding it cannot burn it and log its owner out.
-            raise InvalidGrant()
+        family = peeked.family
+        if peeked.status == "ok" and family is not None and peeked.record is not None:
+            if family.dpop_jkt is not None and family.dpop_jkt != dpop_jkt:
+                # RFC 9449 §5: no proof of the bound key, no rotation; and the token is left
+                # unconsumed, so a thief holding it cannot burn it and log its owner out.
+                raise InvalidGrant()
+            live = family.revoked_at is None and now < min(
+                family.expires_at, peeked.record.idle_expires_at
+            )
+            if before_consume is not None and live and family.client_id == client_id:
+                await before_consume(family)
         result = await self._store.consume(digest, now)
         family = result.family
         if result.status == "unknown" or family is None or result.record is None:

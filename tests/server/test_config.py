@@ -1,0 +1,125 @@
+"""Settings: secrets never in repr, str or log dicts; every duration bounded, errors name only."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+
+import pytest
+
+from tokenveil.config import Settings, mask_url
+from tokenveil.errors import ConfigurationError
+
+PASSWORD = "s3cr3t-Pa55word"
+DB_URL = f"postgresql+asyncpg://app:{PASSWORD}@db.internal:5432/tokenveil"
+REDIS_URL = f"redis://:{PASSWORD}@cache.internal:6379/0"
+
+
+def test_settings_repr_str_and_log_dict_never_hold_url_passwords() -> None:
+    """A password in database_url or redis_url never reaches repr, str or as_log_dict."""
+    settings = Settings(database_url=DB_URL, redis_url=REDIS_URL, kek="A" * 43)
+    for text in (repr(settings), str(settings), f"{settings}", repr(settings.as_log_dict())):
+        assert PASSWORD not in text
+        assert "A" * 43 not in text
+    logged = settings.as_log_dict()
+    assert logged["database_url"] == "postgresql+asyncpg://app:***@db.internal:5432/tokenveil"
+    assert logged["redis_url"] == "redis://:***@cache.internal:6379/0"
+    assert "kek" not in logged
+    assert settings.sqlalchemy_url == DB_URL  # the real value is still there for the engine
+
+
+def test_logging_the_settings_never_writes_the_password(caplog: pytest.LogCaptureFixture) -> None:
+    """A careless log.info("%s", settings) is safe."""
+    settings = Settings(database_url=DB_URL)
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("tokenveil.test").info("settings: %s %r", settings, settings)
+    assert PASSWORD not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://app@db/x?password={PASSWORD}",
+        f"redis://default:{PASSWORD}@[::1]:6379",
+        f"postgresql://app:{PASSWORD}@db:notaport/x",
+    ],
+)
+def test_mask_url_hides_passwords_in_query_and_odd_urls(url: str) -> None:
+    """Query-string passwords and unparsable ports are masked too."""
+    assert PASSWORD not in mask_url(url)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "access_ttl",
+        "refresh_idle_ttl",
+        "refresh_absolute_ttl",
+        "key_rotation_period",
+        "state_poll_interval",
+        "purge_expired_interval",
+    ],
+)
+@pytest.mark.parametrize("value", [0, -1, math.inf, math.nan, True])
+def test_durations_must_be_finite_and_positive(name: str, value: float) -> None:
+    """Zero, negative, infinite, NaN or boolean durations are refused, the setting named."""
+    with pytest.raises(ConfigurationError) as info:
+        Settings(**{name: value})  # type: ignore[arg-type]
+    assert name in str(info.value)
+
+
+@pytest.mark.parametrize("value", [-1, 61, math.inf, math.nan])
+def test_leeway_is_between_0_and_60_seconds(value: float) -> None:
+    """More than a minute of clock skew only hides a broken clock."""
+    with pytest.raises(ConfigurationError, match="leeway"):
+        Settings(leeway=value)  # type: ignore[arg-type]
+
+
+def test_leeway_bounds_are_accepted() -> None:
+    """0 and 60 are both fine."""
+    assert Settings(leeway=0).leeway == 0
+    assert Settings(leeway=60).leeway == 60
+
+
+def test_state_poll_interval_at_most_60_seconds() -> None:
+    """A poll slower than a minute delays every revocation and kill switch too long."""
+    with pytest.raises(ConfigurationError, match="state_poll_interval"):
+        Settings(state_poll_interval=61)
+    assert Settings(state_poll_interval=60).state_poll_interval == 60
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("TOKENVEIL_STATE_POLL_INTERVAL", "nan"),
+        ("TOKENVEIL_LEEWAY", "3600"),
+        ("TOKENVEIL_ACCESS_TTL", "inf"),
+        ("TOKENVEIL_PURGE_EXPIRED_INTERVAL", "-5"),
+    ],
+)
+def test_bad_environment_values_are_clean_configuration_errors(variable: str, raw: str) -> None:
+    """From the environment, a bad duration is one ConfigurationError naming the setting."""
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({variable: raw})
+    assert variable.removeprefix("TOKENVEIL_").lower() in str(info.value)
+    assert raw not in str(info.value)
+
+
+def test_a_bad_secret_setting_is_named_but_never_echoed() -> None:
+    """An invalid value of a secret setting is refused without repeating it."""
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({"TOKENVEIL_DATABASE_URL": DB_URL, "TOKENVEIL_LEEWAY": PASSWORD})
+    assert "leeway" in str(info.value)
+    assert PASSWORD not in str(info.value)
+    assert PASSWORD not in repr(info.value)
+
+
+def test_replace_keeps_validation_and_masking(tmp_path: Path) -> None:
+    """A copy made with replace() is validated and masked like the original."""
+    settings = Settings(data_dir=tmp_path).replace(database_url=DB_URL)
+    assert PASSWORD not in repr(settings)
+    assert dataclasses.is_dataclass(settings)
+    with pytest.raises(ConfigurationError):
+        settings.replace(leeway=120)
