@@ -11,16 +11,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Stamp files re-run the install only when pyproject.toml changes.
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+# Stamp files re-run the install only when pyproject.toml changes, or the C speedups of
+# tokenveil.pii, which the editable install compiles in place (src/tokenveil/pii/*.so).
+SPEEDUPS := src/tokenveil/pii/_speedups.c
+$(VENV)/.run-installed: pyproject.toml $(SPEEDUPS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[server]"
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.dev-installed: pyproject.toml $(SPEEDUPS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[server,postgres,redis,scan,dev]"
 	touch $@
 
-$(VENV)/.bench-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.bench-installed: pyproject.toml $(SPEEDUPS) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[server,postgres,redis,scan,dev,bench]"
 	touch $@
 
@@ -43,4 +45,4 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache src/tokenveil/pii/*.so

@@ -5,6 +5,10 @@ Every string value (and every integer long enough to be a card, phone or identif
 hundreds of small values costs one regex scan plus one list append per value. Findings carry the
 JSONPath-like location of their value (``$.user.emails[0]``) and offsets *inside that value*; for
 a JSON number, inside its decimal spelling.
+
+The per-value loops (collecting the leaves, joining them) run in C when the optional
+``_speedups`` module was built; the Python functions here are the reference it must match
+(``tests/pii/test_pii_speedups.py``) and what runs without a compiler.
 """
 
 from __future__ import annotations
@@ -23,11 +27,18 @@ from tokenveil.pii._engine import SEP, Raw
 from tokenveil.pii._evidence import NO_HINT, Hint, key_hint
 from tokenveil.pii._finding import Finding
 
+try:
+    from tokenveil.pii import _speedups
+except ImportError:  # installed without a C compiler: the pure-Python loops below run
+    _speedups = None  # type: ignore[assignment]
+
 __all__ = [
     "Collected",
     "Loc",
     "collect",
+    "collect_py",
     "findings_of",
+    "has_long_integer",
     "is_not_json",
     "json_or_none",
     "loc_path",
@@ -49,7 +60,7 @@ _IS_NEGATIVE = attrgetter("negative")
 class Collected:
     """The scannable leaves of a document, in depth-first order."""
 
-    __slots__ = ("hints", "keyed", "parents", "steps", "values")
+    __slots__ = ("hints", "keyed", "negative", "parents", "steps", "values")
 
     def __init__(self) -> None:
         self.values: list[str] = []
@@ -60,6 +71,8 @@ class Collected:
         self.hints: list[Hint] = []
         #: Indices of values whose key names a kind (only these can be whole-value findings).
         self.keyed: list[int] = []
+        #: One byte per value, 1 when its key argues against PII (set by the C collector only).
+        self.negative: bytes | None = None
 
     def loc(self, index: int) -> Loc:
         """The location of value ``index``."""
@@ -97,8 +110,33 @@ def _leaf_text(node: object, hint: Hint) -> str | None:
     return None
 
 
+# The C collector's memo of key evidence: key -> (hint, flags), one dict per parent kind (a
+# person container or not), bounded like key_hint's own cache.
+_C_HINTS: tuple[dict[str, tuple[Hint, int]], dict[str, tuple[Hint, int]]] = ({}, {})
+
+
 def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
     """Gather the scannable leaves of ``root`` (dicts, lists, tuples, str, int)."""
+    if _speedups is None:
+        return collect_py(root, root_hint)
+    out = Collected()
+    values, parents, steps, hints, keyed, negative = _speedups.collect(
+        root,
+        root_hint,
+        key_hint,
+        NO_HINT,
+        _C_HINTS,
+        _SHAPE_HINTS_MAX,
+        _MIN_SCANNED_STR,
+        _MIN_SCANNED_INT,
+    )
+    out.values, out.hints, out.keyed, out.negative = values, hints, keyed, negative
+    out.parents, out.steps = parents, steps
+    return out
+
+
+def collect_py(root: object, root_hint: Hint = NO_HINT) -> Collected:
+    """:func:`collect` in pure Python: the reference for the C collector, and the fallback."""
     out = Collected()
     # Bound methods and inlined type tests: this loop runs once per value of every document.
     add_value, add_hint = out.values.append, out.hints.append
@@ -206,6 +244,30 @@ def scan_collected(collected: Collected) -> list[Raw]:
     values, hints = collected.values, collected.hints
     if not values:
         return []
+    if collected.negative is not None and _speedups is not None:
+        text, starts, joined_hints, order_or_none, runs_count = _speedups.join(
+            values, hints, collected.negative
+        )
+        order = order_or_none or []
+    else:
+        text, starts, joined_hints, order, runs_count = _join_py(values, hints)
+    runs_end = starts[runs_count] - 1 if runs_count < len(values) else len(text)
+    raws = _engine.scan(text, starts, joined_hints, runs_end)
+    if order:
+        for found in raws:
+            found.seg = order[found.seg]
+    for seg in collected.keyed:
+        raw = _engine.whole_value(values[seg], hints[seg], seg)
+        if raw is not None:
+            raws.append(raw)
+    return _engine.resolve(raws)
+
+
+def _join_py(
+    values: list[str], hints: list[Hint]
+) -> tuple[str, list[int], list[Hint], list[int], int]:
+    """The joined text, segment starts and hints, the collected index of each joined value (empty
+    when the order is unchanged) and how many values come before the negative ones."""
     # Values under negative keys (order_id, tracking_number, created_at, sha256...) go last, so
     # the digit-run search, which never reports a number under such a key, stops before them: on
     # API bodies they hold most of the digits. Every other detector still reads them.
@@ -221,18 +283,8 @@ def scan_collected(collected: Collected) -> list[Raw]:
     else:
         joined, joined_hints, runs_count = values, hints, len(values)
     # start of value i = total length of the values before it + one separator each (all in C).
-    starts = list(map(add, accumulate(map(len, joined), initial=0), range(len(joined))))
-    text = SEP.join(joined)
-    runs_end = starts[runs_count] - 1 if runs_count < len(starts) else len(text)
-    raws = _engine.scan(text, starts, joined_hints, runs_end)
-    if order:
-        for found in raws:
-            found.seg = order[found.seg]
-    for seg in collected.keyed:
-        raw = _engine.whole_value(values[seg], hints[seg], seg)
-        if raw is not None:
-            raws.append(raw)
-    return _engine.resolve(raws)
+    starts = list(map(add, accumulate(map(len, joined), initial=0), range(len(joined) + 1)))
+    return SEP.join(joined), starts, joined_hints, order, runs_count
 
 
 def findings_of(
@@ -267,6 +319,15 @@ _LONG_DIGITS = b"0" * 20
 _LONG_NEGATIVE = b"-" + b"0" * 19
 
 
+def has_long_integer(raw: bytes) -> bool:
+    """True when ``raw`` holds 20 digits in a row (19 after a minus): orjson would read that
+    integer as a float."""
+    if _speedups is not None:
+        return _speedups.long_digit_run(raw)
+    shape = raw.translate(_DIGITS_TO_ZERO)
+    return _LONG_DIGITS in shape or _LONG_NEGATIVE in shape
+
+
 def json_or_none(data: bytes | str) -> Any:
     """The parsed document, or a sentinel that :func:`is_not_json` recognises.
 
@@ -277,8 +338,7 @@ def json_or_none(data: bytes | str) -> Any:
     with 20 digits in a row (19 after a minus) anywhere is parsed by :mod:`json` alone.
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
-    shape = raw.translate(_DIGITS_TO_ZERO)
-    if _LONG_DIGITS not in shape and _LONG_NEGATIVE not in shape:
+    if not has_long_integer(raw):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -1,0 +1,22 @@
+"""Types of the optional C module (``_speedups.c``); see it for what each function does."""
+
+from collections.abc import Callable
+
+from tokenveil.pii._evidence import Hint
+from tokenveil.pii._structure import Loc
+
+def collect(
+    root: object,
+    root_hint: Hint,
+    key_hint: Callable[[str, Hint], Hint],
+    no_hint: Hint,
+    caches: tuple[dict[str, tuple[Hint, int]], dict[str, tuple[Hint, int]]],
+    cache_max: int,
+    min_str: int,
+    min_int: int,
+    /,
+) -> tuple[list[str], list[Loc], list[str | int | None], list[Hint], list[int], bytes]: ...
+def join(
+    values: list[str], hints: list[Hint], negative: bytes, /
+) -> tuple[str, list[int], list[Hint], list[int] | None, int]: ...
+def long_digit_run(data: bytes, /) -> bool: ...

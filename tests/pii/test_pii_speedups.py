@@ -1,0 +1,138 @@
+"""The optional C loops (_speedups.c) give exactly what their pure-Python references give."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sysconfig
+from typing import Any
+
+import pytest
+from bench.corpus import api_body, generate
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tokenveil import pii
+from tokenveil.pii import _structure
+from tokenveil.pii._claims import _CLAIMS_ROOT
+from tokenveil.pii._evidence import NO_HINT, Hint
+
+try:
+    from tokenveil.pii import _speedups as speedups
+except ImportError:  # built without a compiler
+    speedups = None  # type: ignore[assignment]
+needs_c = pytest.mark.skipif(speedups is None, reason="built without the C speedups")
+
+_KEYS = st.text(max_size=8) | st.sampled_from(
+    ["email", "name", "password", "dob", "user", "customer", "order_id", "phone", "ip", "sha256"]
+)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**25), max_value=10**25)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(["ana@example.org", "4111 1111 1111 1111", "+33 6 12 34 56 78", "Ana"])
+)
+documents = st.recursive(
+    _LEAVES,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(_KEYS, children, max_size=4)
+        | st.dictionaries(st.integers(), children, max_size=2)
+    ),
+    max_leaves=16,
+)
+root_hints = st.sampled_from([NO_HINT, _CLAIMS_ROOT, Hint(frozenset({"EMAIL"}), False, False)])
+
+
+def _fields(collected: _structure.Collected) -> tuple[Any, ...]:
+    locs = [collected.loc(i) for i in range(len(collected.values))]
+    return collected.values, locs, collected.hints, collected.keyed
+
+
+@pytest.fixture
+def pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_structure, "_speedups", None)
+
+
+def test_the_c_speedups_are_built_where_a_compiler_is() -> None:
+    """`pip install` builds the extension whenever it can: a silent fallback would halve speed."""
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        pytest.skip("no C compiler: the pure-Python loops are expected")
+    assert speedups is not None
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(documents, root_hints)
+def test_c_collect_matches_the_python_reference(document: Any, root_hint: Hint) -> None:
+    """Same leaves, locations, hints and keyed indices, in the same order, for any document."""
+    fast = _structure.collect(document, root_hint)
+    reference = _structure.collect_py(document, root_hint)
+    assert _fields(fast) == _fields(reference)
+    assert fast.negative == bytes(h.negative for h in reference.hints)
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(documents)
+def test_c_join_matches_the_python_reference(document: Any) -> None:
+    """Same joined text, segment starts, hints and order (negative-key values last)."""
+    collected = _structure.collect(document)
+    assert collected.negative is not None
+    text, starts, hints, order, runs = speedups.join(
+        collected.values, collected.hints, collected.negative
+    )
+    assert (text, starts, hints, order or [], runs) == _structure._join_py(
+        collected.values, collected.hints
+    )
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b"0", b"7", b"-", b"a", b" ", b"\xc3\xa9"]), max_size=60))
+def test_c_long_digit_run_matches_the_python_reference(parts: list[bytes]) -> None:
+    """20 digits in a row, or a minus and 19: the bodies orjson would misread."""
+    raw = b"".join(parts)
+    shape = raw.translate(_structure._DIGITS_TO_ZERO)
+    assert speedups.long_digit_run(raw) == (
+        _structure._LONG_DIGITS in shape or _structure._LONG_NEGATIVE in shape
+    )
+
+
+@needs_c
+def test_c_and_python_find_the_same_on_the_corpus_and_api_bodies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Findings are identical, output for output, with and without the C loops."""
+    bodies = [d.body for d in generate(200, seed=7) if d.format == "json"]
+    bodies += [api_body(20_000, seed=3).decode(), api_body(20_000, seed=3, pii_every=0).decode()]
+    fast = [(pii.find_in_json(b), pii.mask_json(b)) for b in bodies]
+    monkeypatch.setattr(_structure, "_speedups", None)
+    assert fast == [(pii.find_in_json(b), pii.mask_json(b)) for b in bodies]
+
+
+@needs_c
+def test_c_collect_refuses_cycles_like_python() -> None:
+    """A self-containing list raises RecursionError (callers fall back), never loops forever."""
+    cyclic: list[object] = ["ana@example.org"]
+    cyclic.append(cyclic)
+    with pytest.raises(RecursionError):
+        _structure.collect(cyclic)
+
+
+@pytest.mark.usefixtures("pure_python")
+def test_the_pure_python_fallback_still_finds_everything() -> None:
+    """Without the extension, structure scans work as before (what CI without gcc runs)."""
+    doc = {"user": {"name": "Ana Lima", "emails": ["x", "ana@example.org"]}, "n": 4111111111111111}
+    assert [(f.kind, f.path) for f in pii.find_in_json(json.dumps(doc))] == [
+        ("PERSON", "$.user.name"),
+        ("EMAIL", "$.user.emails[1]"),
+        ("CREDIT_CARD", "$.n"),
+    ]
+    long_integer = 123456789012345678901234  # orjson would read it as a float
+    assert _structure.json_or_none(f'{{"n": {long_integer}}}'.encode()) == {"n": long_integer}
