@@ -111,6 +111,7 @@ def serve(
     """Run the token server and the demo API (SQLite under --data-dir unless configured)."""
     import uvicorn
 
+    from tokenveil.logs import uvicorn_log_config
     from tokenveil.server import create_app
 
     settings = Settings.from_env(data_dir=data_dir)
@@ -125,16 +126,27 @@ def serve(
         settings = settings.replace(monitoring=True)
     shown = settings.data_dir
     base = f"http://{host}:{port}"
-    err.print(
-        f"[bold]tokenveil[/bold] serving {base} (data: {shown})\n"
+    # Plain print, not rich: rich wraps at the terminal width and would break the commands
+    # in the middle of a word, and reads brackets in a path as markup.
+    print(
+        f"tokenveil serving {base} (data: {shown})\n"
         "First token, in another terminal:\n"
         f"  .venv/bin/tokenveil users add alice --data-dir {shown}\n"
         f"  curl -s -X POST {base}/oauth/token -d grant_type=password -d username=alice \\\n"
         "       -d client_id=tokenveil-demo --data-urlencode password=YOUR-PASSWORD\n"
         f"Then: curl -s {base}/api/me -H 'Authorization: Bearer ACCESS_TOKEN'   "
-        f"(docs: {base}/docs)"
+        f"(docs: {base}/docs)",
+        file=sys.stderr,
+        flush=True,
     )
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        # The access log line carries the query string: a token sent in one is redacted.
+        log_config=uvicorn_log_config(),
+    )
 
 
 @users_app.command("add")
