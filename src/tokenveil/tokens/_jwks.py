@@ -135,7 +135,23 @@ class JWKSKeys:
 
 
 class RemoteVerifier:
-    """Verifies access tokens with only the issuer's JWKS URL (no store, no private key)."""
+    """Verifies access tokens with only the issuer's JWKS URL (no store, no private key).
+
+    What it cannot see: it checks signature, ``iss``, ``aud``, ``typ``, ``exp`` and ``nbf``,
+    but it has no revocation state. A token revoked by ``jti`` (``POST /oauth/revoke``, the
+    token-use monitor) and a kill-switch cut-off (``killswitch purge`` without
+    ``--rotate-keys``) are invisible here: such a token stays valid until its ``exp`` plus
+    ``leeway``. The only revocation a JWKS-only verifier learns of is a key leaving the JWKS
+    (retired, revoked, or every key after ``killswitch purge --rotate-keys``), at its next
+    fetch: within ``max_age`` seconds, sooner for a token naming an unknown ``kid``.
+
+    What to do about it: keep access tokens short-lived (the lifetime bounds the exposure);
+    fire the kill switch with ``--rotate-keys`` when resource servers verify this way; lower
+    ``max_age`` for a faster key cut-off; and for endpoints where a revoked token must stop at
+    once, ask the issuer (RFC 7662 introspection, ``POST /oauth/introspect``) or verify with a
+    :class:`tokenveil.service.TokenService` connected to the issuer's store and Redis. See
+    ``docs/tokens.md``.
+    """
 
     def __init__(
         self,
