@@ -3,10 +3,17 @@
 Every backend (in-memory test double, SQL on SQLite or PostgreSQL, Redis for revocations) passes
 the same contract suite in ``tests/store``. Times are Unix seconds as floats. A backend that cannot
 reach its service raises :class:`tokenveil.errors.StoreUnavailable`, never a driver exception.
+
+Right to erasure (GDPR Art. 17): ``delete_user`` removes the user's row (username, email,
+password hash) and revokes the user's refresh families in the same call; what remains (families,
+audit events) names the user only by the opaque ``sub``, which no longer resolves to anyone.
+``delete_client`` likewise revokes the client's families. ``add_client`` refuses a client id
+that :func:`valid_client_id` rejects.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -27,10 +34,25 @@ __all__ = [
     "StoredKey",
     "User",
     "UserStore",
+    "valid_client_id",
 ]
 
 KeyState = Literal["next", "active", "retiring", "revoked"]
 EventValue = str | int | float | bool | None
+
+#: RFC 3986 unreserved characters only: a client id needs no escaping in a URL, a log line or
+#: HTTP Basic credentials (RFC 6749 §2.3.1), and stays short.
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
+#: User subjects start with this; a client's ``sub`` (client_credentials) must never equal one.
+USER_ID_PREFIX = "usr_"
+
+
+def valid_client_id(client_id: str) -> bool:
+    """Whether ``client_id`` may be registered or presented: 1-64 unreserved characters, and
+    not starting with ``usr_`` (any case), so a client's ``sub`` never collides with a user's."""
+    return bool(_CLIENT_ID.fullmatch(client_id)) and not client_id.lower().startswith(
+        USER_ID_PREFIX
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +87,8 @@ class User:
 
 @dataclass(frozen=True, slots=True)
 class Client:
-    """An OAuth client. Public clients have no secret; confidential ones store an argon2id hash."""
+    """An OAuth client. Public clients have no secret; confidential ones store only its hash:
+    ``sha256$<hex>`` (secrets are 256-bit random), or ``$argon2id$...`` from earlier versions."""
 
     client_id: str
     name: str = ""
@@ -75,6 +98,8 @@ class Client:
     #: RFC 9449: tokens issued to this client must be DPoP-bound.
     dpop_bound: bool = False
     created_at: float = 0.0
+    #: RFC 7662 §2.1: only a client registered with this may call the introspection endpoint.
+    may_introspect: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +178,40 @@ class UserStore(Protocol):
 
     async def list_users(self) -> list[User]: ...
 
+    async def update_user(self, user: User) -> bool:
+        """Replace the stored user with the same ``id``; False when there is none.
+
+        Raises :class:`tokenveil.errors.StoreError` when the new username is taken by another.
+        """
+        ...
+
+    async def delete_user(self, user_id: str, now: float) -> bool:
+        """Erase the user (no row, no username, email or hash left) and revoke every live
+        refresh family of ``sub == user_id`` with reason ``user_deleted``, atomically.
+
+        False when there is no such user (its families are revoked all the same).
+        """
+        ...
+
 
 class ClientStore(Protocol):
     async def add_client(self, client: Client) -> None:
-        """Insert; raises :class:`tokenveil.errors.StoreError` when the id is taken."""
+        """Insert; raises :class:`tokenveil.errors.StoreError` when the id is taken or is not a
+        :func:`valid_client_id`."""
         ...
 
     async def get_client(self, client_id: str) -> Client | None: ...
 
     async def list_clients(self) -> list[Client]: ...
+
+    async def update_client(self, client: Client) -> bool:
+        """Replace the stored client with the same ``client_id``; False when there is none."""
+        ...
+
+    async def delete_client(self, client_id: str, now: float) -> bool:
+        """Remove the client and revoke every live refresh family it holds (reason
+        ``client_deleted``), atomically. False when there is no such client."""
+        ...
 
 
 class RefreshStore(Protocol):

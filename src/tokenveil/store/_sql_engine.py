@@ -1,5 +1,11 @@
 """Engines and schema for the SQL store: which URLs are accepted, how each database is tuned, and
-how the tables come to exist when several processes start at once."""
+how the tables come to exist when several processes start at once.
+
+Upgrades are additive: a database made by an earlier version gets the tables and the columns
+(``_sql_schema.ADDED_COLUMNS``) it lacks, with their server defaults, when it is next opened.
+SQLite connections run with ``secure_delete`` on, so an erased user's bytes do not linger in
+freed pages of the file.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from sqlalchemy import event, select, text
+from sqlalchemy import Table, event, inspect, select, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.schema import CreateIndex, CreateSchema, CreateTable
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateSchema, CreateTable
 
 from tokenveil.errors import ConfigurationError, StoreError
 from tokenveil.store import _sql_schema as t
 
-__all__ = ["Dialect", "EngineOptions", "create_engine", "ensure_schema"]
+__all__ = ["Dialect", "EngineOptions", "checkpoint_sqlite", "create_engine", "ensure_schema"]
 
 Dialect = Literal["sqlite", "postgresql"]
 
@@ -102,6 +108,8 @@ def create_engine(opts: EngineOptions) -> AsyncEngine:
             cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Right to erasure: deleted rows are overwritten with zeros, not left in free space.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -152,18 +160,31 @@ async def _enable_wal(engine: AsyncEngine, busy_timeout: float) -> None:
             return
 
 
+async def checkpoint_sqlite(engine: AsyncEngine) -> None:
+    """Copy the WAL into the file and truncate it, so content erased from the database is no
+    longer in the WAL either. Best effort: a reader holding an old snapshot keeps the frames it
+    needs until the next checkpoint."""
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 async def _schema_ready(engine: AsyncEngine) -> bool:
-    """Whether the schema exists: one query instead of fifteen DDL round trips per start.
+    """Whether the schema exists and is current: a few queries instead of fifteen DDL round
+    trips per start.
 
     The state row is written last by :func:`_create_schema`, so its presence means every table
-    and index before it exists too.
+    and index before it exists too; the added columns are probed one by one after it.
     """
     query = select(t.state.c.id).where(t.state.c.id == t.STATE_ROW)
     async with engine.connect() as conn:
         try:
-            return (await conn.execute(query)).first() is not None
+            if (await conn.execute(query)).first() is None:
+                return False
+            for table, name in t.ADDED_COLUMNS:
+                await conn.execute(select(table.c[name]).limit(0))
+            return True
         except (sa_exc.ProgrammingError, sa_exc.OperationalError):
-            # "no such table": OperationalError on SQLite, ProgrammingError on PostgreSQL.
+            # "no such table/column": OperationalError on SQLite, ProgrammingError on PostgreSQL.
             return False
 
 
@@ -177,6 +198,29 @@ async def _create_schema(conn: AsyncConnection, opts: EngineOptions) -> None:
         await conn.execute(CreateTable(table, if_not_exists=True))
         for index in table.indexes:
             await conn.execute(CreateIndex(index, if_not_exists=True))
+    for table, name in t.ADDED_COLUMNS:
+        await _add_column(conn, opts, table, name)
     row = {"id": t.STATE_ROW, "state_version": 0, "cutoff": None}
     insert_fn = pg_insert if opts.dialect == "postgresql" else sqlite_insert
     await conn.execute(insert_fn(t.state).values(row).on_conflict_do_nothing())
+
+
+async def _add_column(conn: AsyncConnection, opts: EngineOptions, table: Table, name: str) -> None:
+    """Add ``table.name`` to a table an earlier version created without it; no-op otherwise."""
+
+    def present(sync_conn: Any) -> bool:
+        columns = inspect(sync_conn).get_columns(table.name, schema=opts.schema)
+        return any(column["name"] == name for column in columns)
+
+    if await conn.run_sync(present):
+        return
+    ddl = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+    # Both names are constants of ours (the schema name is validated by _SCHEMA_NAME).
+    target = table.name if opts.schema is None else f"{opts.schema}.{table.name}"
+    try:
+        await conn.execute(text(f"ALTER TABLE {target} ADD COLUMN {ddl}"))
+    except sa_exc.OperationalError as exc:
+        # SQLite, two processes upgrading one file at once: the other one added it first.
+        # (PostgreSQL cannot get here: the advisory lock above serializes the upgrade.)
+        if "duplicate column" not in str(exc.orig):
+            raise

@@ -95,6 +95,7 @@ def client_values(client: Client) -> dict[str, Any]:
         "grant_types": list(client.grant_types),
         "dpop_bound": client.dpop_bound,
         "created_at": client.created_at,
+        "may_introspect": client.may_introspect,
     }
 
 
@@ -107,6 +108,7 @@ def client_from_row(m: Row) -> Client:
         grant_types=tuple(m["grant_types"]),
         dpop_bound=bool(m["dpop_bound"]),
         created_at=m["created_at"],
+        may_introspect=bool(m["may_introspect"]),
     )
 
 

@@ -4,7 +4,11 @@ Names carry a ``tv_`` prefix so tokenveil can live in an application's existing 
 Times are Unix seconds in double precision. What is stored is chosen so that a stolen database
 file gives nothing usable away: refresh tokens appear only as SHA-256 hashes
 (``tv_refresh_tokens.token_hash``), private keys only as the caller's AES-GCM blob
-(``tv_keys.private_blob``), passwords only as argon2id hashes.
+(``tv_keys.private_blob``), passwords only as argon2id hashes, client secrets only as SHA-256
+hashes (or argon2id, from earlier versions).
+
+A column added after its table was first released is listed in :data:`ADDED_COLUMNS`, with a
+server default, so ``ensure_schema`` can add it to a database made by an earlier version.
 """
 
 from __future__ import annotations
@@ -23,9 +27,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 __all__ = [
+    "ADDED_COLUMNS",
     "STATE_ROW",
     "clients",
     "events",
@@ -65,6 +71,8 @@ clients = Table(
     Column("grant_types", JSON, nullable=False),
     Column("dpop_bound", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
+    # Added in 0.2 (RFC 7662 introspection permission); see ADDED_COLUMNS.
+    Column("may_introspect", Boolean, nullable=False, server_default=false()),
 )
 
 keys = Table(
@@ -150,3 +158,7 @@ events = Table(
     Index("tv_security_events_kind_at", "kind", "at"),
     Index("tv_security_events_at", "at"),
 )
+
+#: Columns that databases made by earlier versions lack, as (table, column name): each has a
+#: server default, so ``ALTER TABLE ... ADD COLUMN`` fills existing rows.
+ADDED_COLUMNS: tuple[tuple[Table, str], ...] = ((clients, "may_introspect"),)

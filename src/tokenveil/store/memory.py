@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Callable
 from types import TracebackType
 
 from tokenveil.errors import StoreError, StoreUnavailable
@@ -24,6 +25,7 @@ from tokenveil.store._protocols import (
     SecurityEvent,
     StoredKey,
     User,
+    valid_client_id,
 )
 
 __all__ = ["MemoryStore"]
@@ -119,11 +121,40 @@ class MemoryStore:
         self._check()
         return sorted(self._users.values(), key=lambda u: (u.created_at, u.id))
 
+    async def update_user(self, user: User) -> bool:
+        self._check()
+        if user.id not in self._users:
+            return False
+        if any(u.username == user.username and u.id != user.id for u in self._users.values()):
+            raise StoreError("the username is already taken")
+        self._users[user.id] = user
+        return True
+
+    async def delete_user(self, user_id: str, now: float) -> bool:
+        self._check()
+        # No await between the two steps: on one event loop they are one atomic change.
+        self._revoke_where(now, "user_deleted", lambda f: f.sub == user_id)
+        return self._users.pop(user_id, None) is not None
+
     async def add_client(self, client: Client) -> None:
         self._check()
+        if not valid_client_id(client.client_id):
+            raise StoreError("the client id is not a valid client id")
         if client.client_id in self._clients:
             raise StoreError("the client id is already taken")
         self._clients[client.client_id] = client
+
+    async def update_client(self, client: Client) -> bool:
+        self._check()
+        if client.client_id not in self._clients:
+            return False
+        self._clients[client.client_id] = client
+        return True
+
+    async def delete_client(self, client_id: str, now: float) -> bool:
+        self._check()
+        self._revoke_where(now, "client_deleted", lambda f: f.client_id == client_id)
+        return self._clients.pop(client_id, None) is not None
 
     async def get_client(self, client_id: str) -> Client | None:
         self._check()
@@ -193,13 +224,19 @@ class MemoryStore:
         self, now: float, reason: str, *, sub: str | None = None, only_suspect: bool = False
     ) -> int:
         self._check()
+        return self._revoke_where(
+            now,
+            reason,
+            lambda f: (sub is None or f.sub == sub) and (not only_suspect or f.suspect),
+        )
+
+    def _revoke_where(
+        self, now: float, reason: str, selected: Callable[[RefreshFamily], bool]
+    ) -> int:
+        """Revoke every live family ``selected`` accepts; how many."""
         count = 0
         for family in list(self._families.values()):
-            if family.revoked_at is not None or family.expires_at <= now:
-                continue
-            if sub is not None and family.sub != sub:
-                continue
-            if only_suspect and not family.suspect:
+            if family.revoked_at is not None or family.expires_at <= now or not selected(family):
                 continue
             self._families[family.id] = dataclasses.replace(
                 family, revoked_at=now, revoke_reason=reason

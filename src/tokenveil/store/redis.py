@@ -10,6 +10,8 @@
 - :class:`RedisReplayCache` remembers DPoP proof ``jti`` values (``SET NX PX``).
 - :class:`RedisWindowStore` keeps the monitor's usage windows, one round trip (one script) per
   observation.
+- :class:`RedisRateCounter` counts requests per fixed window for the token endpoint's rate
+  limits (``INCR`` + ``PEXPIRE``, one round trip), shared by every instance.
 
 Every connection failure is raised as :class:`tokenveil.errors.StoreUnavailable` (from the
 driver error), so verification fails closed (invariant 9). Messages never echo the Redis URL: it
@@ -36,6 +38,7 @@ from tokenveil.monitor._window import (
     prune,
     window_keys,
 )
+from tokenveil.store._ratelimit import Hit, window_of
 
 try:
     import redis.asyncio as aioredis
@@ -52,6 +55,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 __all__ = [
     "Invalidation",
     "RedisInvalidationListener",
+    "RedisRateCounter",
     "RedisReplayCache",
     "RedisRevocations",
     "RedisWindowStore",
@@ -334,6 +338,32 @@ class RedisReplayCache:
                 f"{self._prefix}{key}", b"1", nx=True, px=max(1, math.ceil(ttl * 1000))
             )
         return bool(created)
+
+
+class RedisRateCounter:
+    """Fixed-window counters shared by every instance: one key per (window, key), expiring
+    with its window, so nothing about a caller outlives the window it was counted in."""
+
+    def __init__(self, client: Redis, window: float, *, prefix: str = DEFAULT_PREFIX) -> None:
+        if window <= 0:
+            raise ValueError("window must be positive")
+        self._client = client
+        self.window = window
+        self._prefix = f"{prefix}rate:"
+
+    def __repr__(self) -> str:
+        return f"RedisRateCounter(window={self.window})"
+
+    async def hit(self, key: str, *, now: float) -> Hit:
+        slot, left = window_of(now, self.window)
+        name = f"{self._prefix}{slot}:{key}"
+        with _translated():
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                # A second of slack: instances' clocks differ a little.
+                pipe.pexpire(name, math.ceil((left + 1.0) * 1000))
+                count, _ = await pipe.execute()
+        return Hit(int(count), left)
 
 
 _WINDOW_LUA = """

@@ -116,8 +116,20 @@ class ScaledStore:
     async def list_users(self) -> list[User]:
         return await self.sql.list_users()
 
+    async def update_user(self, user: User) -> bool:
+        return await self.sql.update_user(user)
+
+    async def delete_user(self, user_id: str, now: float) -> bool:
+        return await self.sql.delete_user(user_id, now)
+
     async def add_client(self, client: Client) -> None:
         await self.sql.add_client(client)
+
+    async def update_client(self, client: Client) -> bool:
+        return await self.sql.update_client(client)
+
+    async def delete_client(self, client_id: str, now: float) -> bool:
+        return await self.sql.delete_client(client_id, now)
 
     async def get_client(self, client_id: str) -> Client | None:
         return await self.sql.get_client(client_id)

@@ -8,6 +8,10 @@ the same transaction as the change it announces.
 Every driver or connection failure becomes :class:`~tokenveil.errors.StoreUnavailable` and a
 constraint violation :class:`~tokenveil.errors.StoreError` (see ``_sql_errors``); nothing here
 logs. Engine tuning and schema creation live in ``_sql_engine``, the tables in ``_sql_schema``.
+
+Erasure (``delete_user``) deletes the row and revokes the user's families in one transaction; on
+SQLite, ``secure_delete`` zeroes the freed bytes and a WAL checkpoint follows, so the file keeps
+no copy. PostgreSQL keeps a deleted row's bytes as a dead tuple until ``VACUUM`` reuses the space.
 """
 
 from __future__ import annotations
@@ -33,8 +37,14 @@ from tokenveil.store._protocols import (
     SecurityEvent,
     StoredKey,
     User,
+    valid_client_id,
 )
-from tokenveil.store._sql_engine import EngineOptions, create_engine, ensure_schema
+from tokenveil.store._sql_engine import (
+    EngineOptions,
+    checkpoint_sqlite,
+    create_engine,
+    ensure_schema,
+)
 from tokenveil.store._sql_errors import boundary
 
 __all__ = ["SqlStore"]
@@ -176,10 +186,42 @@ class SqlStore:
             found = (await conn.execute(query)).all()
         return [rows.user_from_row(r._mapping) for r in found]
 
+    async def update_user(self, user: User) -> bool:
+        values = rows.user_values(user)
+        del values["id"]
+        stmt = update(t.users).where(t.users.c.id == user.id).values(values)
+        async with self._begin("the username is already taken") as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    async def delete_user(self, user_id: str, now: float) -> bool:
+        async with self._begin() as conn:
+            await conn.execute(self._revoke_live(now, "user_deleted", t.families.c.sub == user_id))
+            deleted = (await conn.execute(delete(t.users).where(t.users.c.id == user_id))).rowcount
+        if deleted and self._opts.dialect == "sqlite" and self._engine is not None:
+            with boundary():
+                await checkpoint_sqlite(self._engine)
+        return deleted == 1
+
     async def add_client(self, client: Client) -> None:
+        if not valid_client_id(client.client_id):
+            raise StoreError("the client id is not a valid client id")
         values = rows.client_values(client)
         async with self._begin("the client id is already taken") as conn:
             await conn.execute(insert(t.clients).values(values))
+
+    async def update_client(self, client: Client) -> bool:
+        values = rows.client_values(client)
+        del values["client_id"]
+        stmt = update(t.clients).where(t.clients.c.client_id == client.client_id).values(values)
+        async with self._begin() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
+    async def delete_client(self, client_id: str, now: float) -> bool:
+        condition = t.families.c.client_id == client_id
+        async with self._begin() as conn:
+            await conn.execute(self._revoke_live(now, "client_deleted", condition))
+            stmt = delete(t.clients).where(t.clients.c.client_id == client_id)
+            return (await conn.execute(stmt)).rowcount == 1
 
     async def get_client(self, client_id: str) -> Client | None:
         query = select(t.clients).where(t.clients.c.client_id == client_id)
@@ -266,16 +308,19 @@ class SqlStore:
     async def revoke_families(
         self, now: float, reason: str, *, sub: str | None = None, only_suspect: bool = False
     ) -> int:
-        conditions = [t.families.c.revoked_at.is_(None), t.families.c.expires_at > now]
+        conditions = []
         if sub is not None:
             conditions.append(t.families.c.sub == sub)
         if only_suspect:
             conditions.append(t.families.c.suspect.is_(True))
-        stmt = (
-            update(t.families).where(and_(*conditions)).values(revoked_at=now, revoke_reason=reason)
-        )
         async with self._begin() as conn:
-            return (await conn.execute(stmt)).rowcount
+            return (await conn.execute(self._revoke_live(now, reason, *conditions))).rowcount
+
+    @staticmethod
+    def _revoke_live(now: float, reason: str, *conditions: Any) -> Update:
+        """Revoke the live (unrevoked, unexpired) families matching ``conditions``."""
+        live = [t.families.c.revoked_at.is_(None), t.families.c.expires_at > now, *conditions]
+        return update(t.families).where(and_(*live)).values(revoked_at=now, revoke_reason=reason)
 
     async def mark_suspect(self, family_id: str) -> None:
         stmt = update(t.families).where(t.families.c.id == family_id).values(suspect=True)

@@ -1,0 +1,68 @@
+"""Fixed-window request counters, the state behind the token endpoint's rate limits.
+
+A window is the interval ``[n * window, (n + 1) * window)`` of wall-clock seconds, the same on
+every instance, so counters kept in Redis (:class:`tokenveil.store.redis.RedisRateCounter`) add
+up across instances; :class:`MemoryRateCounter` counts for one process. ``hit`` counts one
+request and says how many the key has made in the current window, and when that window ends.
+
+Keys are whatever the caller limits on (a client id, a client address). A counter lives for one
+window only: nothing is kept about a key once its window has passed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Hit", "MemoryRateCounter", "RateCounter", "window_of"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One counted request: the key's count in this window, and seconds until the window ends."""
+
+    count: int
+    retry_after: float
+
+
+class RateCounter(Protocol):
+    async def hit(self, key: str, *, now: float) -> Hit:
+        """Count one request for ``key`` in the window holding ``now``."""
+        ...
+
+
+def window_of(now: float, window: float) -> tuple[int, float]:
+    """The window number holding ``now`` and the seconds left in it (never zero)."""
+    slot = math.floor(now / window)
+    return slot, max((slot + 1) * window - now, 1e-3)
+
+
+class MemoryRateCounter:
+    """Counters in this process. Memory is bounded: the counts of the previous window are
+    dropped when a new one starts, and at most ``max_keys`` keys are counted per window (keys
+    beyond are not limited by this counter: failing open is better than one shared bucket that
+    would lock every newcomer out)."""
+
+    def __init__(self, window: float, *, max_keys: int = 100_000) -> None:
+        if window <= 0 or max_keys <= 0:
+            raise ValueError("window and max_keys must be positive")
+        self.window = window
+        self._max_keys = max_keys
+        self._slot: int | None = None
+        self._counts: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"MemoryRateCounter(window={self.window}, keys={len(self._counts)})"
+
+    async def hit(self, key: str, *, now: float) -> Hit:
+        slot, left = window_of(now, self.window)
+        if slot != self._slot:
+            self._slot = slot
+            self._counts = {}
+        count = self._counts.get(key)
+        if count is None and len(self._counts) >= self._max_keys:
+            return Hit(1, left)
+        count = (count or 0) + 1
+        self._counts[key] = count
+        return Hit(count, left)
