@@ -6,6 +6,7 @@ import json
 import shutil
 import sysconfig
 from typing import Any
+from unittest import mock
 
 import pytest
 from bench.corpus import api_body, generate
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tokenveil import pii
-from tokenveil.pii import _structure
+from tokenveil.pii import _engine, _patterns, _structure
 from tokenveil.pii._claims import _CLAIMS_ROOT
 from tokenveil.pii._evidence import NO_HINT, Hint
 
@@ -56,6 +57,7 @@ def _fields(collected: _structure.Collected) -> tuple[Any, ...]:
 @pytest.fixture
 def pure_python(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_structure, "_speedups", None)
+    monkeypatch.setattr(_engine, "_speedups", None)
 
 
 def test_the_c_speedups_are_built_where_a_compiler_is() -> None:
@@ -111,9 +113,50 @@ def test_c_and_python_find_the_same_on_the_corpus_and_api_bodies(
     """Findings are identical, output for output, with and without the C loops."""
     bodies = [d.body for d in generate(200, seed=7) if d.format == "json"]
     bodies += [api_body(20_000, seed=3).decode(), api_body(20_000, seed=3, pii_every=0).decode()]
+    texts = [d.body for d in generate(200, seed=7) if d.format == "text"]
     fast = [(pii.find_in_json(b), pii.mask_json(b)) for b in bodies]
+    fast_texts = [pii.find(t) for t in texts]
     monkeypatch.setattr(_structure, "_speedups", None)
+    monkeypatch.setattr(_engine, "_speedups", None)
     assert fast == [(pii.find_in_json(b), pii.mask_json(b)) for b in bodies]
+    assert fast_texts == [pii.find(t) for t in texts]
+
+
+_PROSE = st.lists(
+    st.sampled_from(
+        [
+            *_patterns.ALL_TRIGGERS,
+            *("My Name is", "PASS", "Dear", "born", "\u212a", "K", "İ", "ß", "ana", "Lima"),
+            *(" ", ": ", "\x00", "12", "é", "Straße", "\n", "Regards,", "1990"),
+        ]
+    ),
+    max_size=14,
+).map("".join)
+
+
+@needs_c
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_PROSE, min_size=1, max_size=5))
+def test_c_trigger_segments_keep_every_segment_with_a_trigger(segments: list[str]) -> None:
+    """The C filter may keep extra segments, never drop one whose lower() holds a trigger."""
+    text = "\x00".join(segments)
+    starts = [sum(len(s) + 1 for s in segments[:i]) for i in range(len(segments))]
+    kept = set(speedups.trigger_segments(text, starts, _patterns.ALL_TRIGGERS))
+    for index, segment in enumerate(segments):
+        lowered = segment.lower()
+        if any(trigger in lowered for trigger in _patterns.ALL_TRIGGERS):
+            assert index in kept
+
+
+@needs_c
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_PROSE, min_size=1, max_size=5))
+def test_c_phrase_filter_changes_no_finding(segments: list[str]) -> None:
+    """Phrase findings in text and in JSON lists are the same with and without the C filter."""
+    text = " ".join(segments)
+    fast = (pii.find(text), pii.find_in_object(segments))
+    with mock.patch.object(_engine, "_speedups", None):
+        assert fast == (pii.find(text), pii.find_in_object(segments))
 
 
 @needs_c

@@ -29,6 +29,11 @@ from tokenveil.pii import _validators as v
 from tokenveil.pii._evidence import NO_HINT, Hint, context_supports, negative_context
 from tokenveil.pii._finding import Kind
 
+try:
+    from tokenveil.pii import _speedups
+except ImportError:  # installed without a C compiler: the regex gates below do the work
+    _speedups = None  # type: ignore[assignment]
+
 __all__ = ["SEP", "Raw", "resolve", "scan", "whole_value"]
 
 #: Joins values in a structure scan. No pattern accepts it, so no match crosses two values.
@@ -95,8 +100,18 @@ def _adjust(kind: str, base: float, ctx: _Context) -> float:
     return base
 
 
+#: Phone verdicts of one scan, by (candidate, national): libphonenumber costs ~40 µs a number and
+#: API lists repeat a customer's number in every order. Never kept across scans (it holds PII).
+_PhoneMemo = dict[tuple[str, bool], float]
+
+
 def _classify_digits(
-    text: str, s: int, e: int, ctx: _Context, out: list[tuple[str, int, int, float]]
+    text: str,
+    s: int,
+    e: int,
+    ctx: _Context,
+    out: list[tuple[str, int, int, float]],
+    phones: _PhoneMemo,
 ) -> None:
     cand = text[s:e]
     nxt = text[e] if e < len(text) else ""
@@ -129,7 +144,10 @@ def _classify_digits(
         return
     international = cand.startswith(("+", "00", "(+"))
     if 7 <= n <= 15 and (international or ctx.supports(Kind.PHONE)):
-        conf = v.phone_confidence(cand.replace("(+", "+", 1), national=ctx.supports(Kind.PHONE))
+        key = (cand, ctx.supports(Kind.PHONE))
+        conf = phones.get(key, -1.0)
+        if conf < 0:
+            conf = phones[key] = v.phone_confidence(cand.replace("(+", "+", 1), national=key[1])
         if conf:
             out.append((Kind.PHONE, s, e, _adjust(Kind.PHONE, conf, ctx)))
             return
@@ -190,6 +208,15 @@ class _Segments:
         self.hints = hints
         self.runs_end = len(text) if runs_end is None else runs_end
 
+    def bounds(self, idx: int) -> tuple[int, int, Hint]:
+        """(start, end, hint) of segment ``idx``."""
+        starts = self.starts
+        if starts is None:
+            return 0, len(self.text), NO_HINT
+        end = starts[idx + 1] - 1 if idx + 1 < len(starts) else len(self.text)
+        hint = self.hints[idx] if self.hints is not None else NO_HINT
+        return starts[idx], end, hint
+
     def at(self, pos: int) -> tuple[int, int, int, Hint]:
         """(index, start, end, hint) of the segment holding ``pos``."""
         starts = self.starts
@@ -221,6 +248,7 @@ def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list
     runs_end = segs.runs_end
     spans = [m.span() for m in p.RUN.finditer(shape, 0, runs_end)]
     seen = {s for s, _e in spans}
+    phones: _PhoneMemo = {}
     for gate in p.IPV4_GATE.finditer(shape, 0, runs_end):
         for back in (1, 2, 3):
             quad = p.IPV4_AT.match(shape, gate.start() - back)
@@ -235,7 +263,7 @@ def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list
         if hint.negative:
             continue  # under order_id, sha256, version, amount...: never personal data
         local.clear()
-        _classify_digits(text, s, e, _Context(text, seg_start, s, hint), local)
+        _classify_digits(text, s, e, _Context(text, seg_start, s, hint), local, phones)
         for kind, fs, fe, conf in local:
             found.append((idx, kind, fs, fe, conf))
     # The gate matches one character after the start of both shapes (12345678Z, X1234567L).
@@ -340,9 +368,9 @@ def _secrets(text: str, segs: _Segments, found: _Found) -> None:
             found.append((idx, Kind.PASSWORD, s, e, 0.95))
 
 
-def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
-    """Name, address, password and birth-date phrases, in values that look like prose."""
-    pos = 0
+def _gated_segments(shape: bytes, segs: _Segments) -> list[int]:
+    """Segments holding a prose or label gate match, found by searching the whole shape."""
+    out: list[int] = []
     prose = p.PROSE_GATE.search(shape)
     label = p.LABEL_GATE.search(shape)
     while prose is not None or label is not None:
@@ -350,12 +378,36 @@ def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
             hit = prose.start()
         else:
             hit = label.start() if label is not None else 0
-        idx, seg_start, seg_end, hint = segs.at(hit)
+        idx, _seg_start, seg_end, _hint = segs.at(hit)
+        out.append(idx)
         pos = seg_end + 1
         if prose is not None and prose.start() < pos:
             prose = p.PROSE_GATE.search(shape, pos)
         if label is not None and label.start() < pos:
             label = p.LABEL_GATE.search(shape, pos)
+    return out
+
+
+def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
+    """Name, address, password and birth-date phrases, in values that look like prose.
+
+    A segment is read when it holds a prose or label gate match *and* a trigger word. The C
+    helper lists the segments that may hold a trigger (one pass, no regex), and the gates are
+    then searched in those only; without it, the gates are searched over the whole shape.
+    """
+    if _speedups is not None:
+        candidates = _speedups.trigger_segments(text, segs.starts or [0], p.ALL_TRIGGERS)
+        gated = False
+    else:
+        candidates = _gated_segments(shape, segs)
+        gated = True
+    for idx in candidates:
+        seg_start, seg_end, hint = segs.bounds(idx)
+        if not gated and (
+            p.PROSE_GATE.search(shape, seg_start, seg_end) is None
+            and p.LABEL_GATE.search(shape, seg_start, seg_end) is None
+        ):
+            continue
         lowered = text[seg_start:seg_end].lower()
         if len(lowered) != seg_end - seg_start:  # a few characters lower-case to two
             lowered = text[seg_start:seg_end].translate(_ASCII_LOWER)

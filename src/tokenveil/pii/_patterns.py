@@ -14,6 +14,7 @@ import re
 
 __all__ = [
     "AA00",
+    "ALL_TRIGGERS",
     "ALNUM",
     "AT",
     "BIRTH_TRIGGERS",
@@ -154,6 +155,7 @@ BIRTH_TRIGGERS: tuple[str, ...] = (
 # One search per segment: on short values a call per trigger word would cost more than the scan.
 PHRASE_TRIGGER_RE = re.compile("|".join(map(re.escape, PHRASE_TRIGGERS)))
 BIRTH_TRIGGER_RE = re.compile("|".join(map(re.escape, BIRTH_TRIGGERS)))
+ALL_TRIGGERS = PHRASE_TRIGGERS + BIRTH_TRIGGERS
 
 # Dates spelled with a month name; only looked for where birth words appear.
 WDATE = re.compile(

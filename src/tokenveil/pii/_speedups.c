@@ -20,6 +20,10 @@
  * long_digit_run(buffer)
  *     True when the bytes hold 20 ASCII digits in a row, or "-" and 19 digits: integers that
  *     orjson would read as floats.
+ *
+ * trigger_segments(text, starts, triggers)
+ *     Indices of the segments (text[starts[k]:starts[k+1]-1]) that may hold one of the phrase
+ *     trigger words once lower-cased; see the function.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -425,10 +429,141 @@ long_digit_run(PyObject *module, PyObject *arg)
     return PyBool_FromLong(found);
 }
 
+/* Segments of `text` (split at `starts`) that hold a non-ASCII character or, ASCII-lower-cased,
+ * one of the ASCII `triggers`: a superset of the segments whose str.lower() holds a trigger
+ * (non-ASCII segments are all kept, since Unicode case mapping can produce ASCII, e.g. the
+ * Kelvin sign). Sorted indices. */
+static PyObject *
+trigger_segments(PyObject *module, PyObject *args)
+{
+    PyObject *text, *starts_obj, *triggers, *result = NULL;
+    Py_ssize_t *starts = NULL;
+    /* pair[a][b]: some trigger starts with the ASCII letters a, b. */
+    static unsigned char pair[128][128];
+    const char *words[128];
+    Py_ssize_t lengths[128];
+    Py_ssize_t n_words = 0;
+    if (!PyArg_ParseTuple(args, "UOO!", &text, &starts_obj, &PyTuple_Type, &triggers)) {
+        return NULL;
+    }
+    memset(pair, 0, sizeof(pair));
+    for (Py_ssize_t t = 0; t < PyTuple_GET_SIZE(triggers); t++) {
+        PyObject *word = PyTuple_GET_ITEM(triggers, t);
+        if (!PyUnicode_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "triggers must be str");
+            return NULL;
+        }
+        if (!PyUnicode_IS_ASCII(word) || PyUnicode_GET_LENGTH(word) < 2) {
+            if (PyUnicode_GET_LENGTH(word) < 2) {
+                PyErr_SetString(PyExc_ValueError, "triggers are at least two characters");
+                return NULL;
+            }
+            continue; /* can only occur in non-ASCII segments, which are all kept */
+        }
+        if (n_words == 128) {
+            PyErr_SetString(PyExc_ValueError, "at most 128 ASCII triggers");
+            return NULL;
+        }
+        words[n_words] = (const char *)PyUnicode_DATA(word);
+        lengths[n_words] = PyUnicode_GET_LENGTH(word);
+        pair[(unsigned char)words[n_words][0]][(unsigned char)words[n_words][1]] = 1;
+        n_words++;
+    }
+    PyObject *seq = PySequence_Fast(starts_obj, "starts must be a sequence of int");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n_segs = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
+    starts = PyMem_Malloc((size_t)(n_segs + 1) * sizeof(Py_ssize_t));
+    if (starts == NULL) {
+        Py_DECREF(seq);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t k = 0; k < n_segs; k++) {
+        starts[k] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
+        if (starts[k] == -1 && PyErr_Occurred()) {
+            goto done;
+        }
+    }
+    starts[n_segs] = length + 1;
+    result = PyList_New(0);
+    if (result == NULL) {
+        goto done;
+    }
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    for (Py_ssize_t k = 0; k < n_segs; k++) {
+        Py_ssize_t seg_start = starts[k] < 0 ? 0 : starts[k];
+        Py_ssize_t seg_end = starts[k + 1] - 1;
+        if (seg_end > length) {
+            seg_end = length;
+        }
+        int keep = 0;
+        for (Py_ssize_t i = seg_start; i < seg_end && !keep; i++) {
+            Py_UCS4 c0 = PyUnicode_READ(kind, data, i);
+            if (c0 >= 128) {
+                keep = 1;
+                break;
+            }
+            if (i + 1 >= seg_end) {
+                break;
+            }
+            Py_UCS4 c1 = PyUnicode_READ(kind, data, i + 1);
+            if (c1 >= 128) {
+                keep = 1;
+                break;
+            }
+            if (c0 >= 'A' && c0 <= 'Z') {
+                c0 += 32;
+            }
+            if (c1 >= 'A' && c1 <= 'Z') {
+                c1 += 32;
+            }
+            if (!pair[c0][c1]) {
+                continue;
+            }
+            for (Py_ssize_t w = 0; w < n_words && !keep; w++) {
+                const char *word = words[w];
+                Py_ssize_t wl = lengths[w];
+                if ((Py_UCS4)(unsigned char)word[0] != c0 ||
+                    (Py_UCS4)(unsigned char)word[1] != c1 || i + wl > seg_end) {
+                    continue;
+                }
+                Py_ssize_t j = 2;
+                for (; j < wl; j++) {
+                    Py_UCS4 c = PyUnicode_READ(kind, data, i + j);
+                    if (c >= 'A' && c <= 'Z') {
+                        c += 32;
+                    }
+                    if (c != (Py_UCS4)(unsigned char)word[j]) {
+                        break;
+                    }
+                }
+                keep = j == wl;
+            }
+        }
+        if (keep) {
+            PyObject *index = PyLong_FromSsize_t(k);
+            if (index == NULL || PyList_Append(result, index) < 0) {
+                Py_XDECREF(index);
+                Py_CLEAR(result);
+                goto done;
+            }
+            Py_DECREF(index);
+        }
+    }
+done:
+    Py_DECREF(seq);
+    PyMem_Free(starts);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"collect", collect, METH_VARARGS, "The scannable leaves of a document (see module doc)."},
     {"join", join, METH_VARARGS, "The joined text of a structure scan (see module doc)."},
     {"long_digit_run", long_digit_run, METH_O, "20 digits in a row, or '-' and 19 digits."},
+    {"trigger_segments", trigger_segments, METH_VARARGS, "Segments that may hold a trigger."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,6 +1,6 @@
 """Types of the optional C module (``_speedups.c``); see it for what each function does."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from tokenveil.pii._evidence import Hint
 from tokenveil.pii._structure import Loc
@@ -20,3 +20,6 @@ def join(
     values: list[str], hints: list[Hint], negative: bytes, /
 ) -> tuple[str, list[int], list[Hint], list[int] | None, int]: ...
 def long_digit_run(data: bytes, /) -> bool: ...
+def trigger_segments(
+    text: str, starts: Sequence[int], triggers: tuple[str, ...], /
+) -> list[int]: ...
