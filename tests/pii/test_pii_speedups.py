@@ -179,3 +179,24 @@ def test_the_pure_python_fallback_still_finds_everything() -> None:
     ]
     long_integer = 123456789012345678901234  # orjson would read it as a float
     assert _structure.json_or_none(f'{{"n": {long_integer}}}'.encode()) == {"n": long_integer}
+
+
+_SECRET_PIECES = st.sampled_from(
+    [
+        *("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "AIza", "A", "K", "I", "z", "ghp_", "gho_"),
+        *("g", "h", "github_pat_", "xoxb-", "xox", "o", "x", "-", "_live_", "live_", "_"),
+        *("sk_test_", "sk-", "s", "k", "$argon2", "$2", "$2a$", "$2b", "$", "2", "$scrypt$"),
+        *("$7$", "7", "$pbkdf2", "pbkdf2_", "eyJ", "e", "earer", "Bearer ", "-----BEGIN"),
+        *("----", "é", "\u20ac", "\U0001f600", "0", " ", "\x00"),
+    ]
+)
+
+
+@needs_c
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_SECRET_PIECES, max_size=20).map("".join))
+def test_c_secret_positions_match_the_python_gates(text: str) -> None:
+    """The one-pass C gate opens at exactly the positions of the regex and literal gates."""
+    assert sorted(set(speedups.secret_positions(text))) == sorted(
+        set(_engine._secret_positions_py(text))
+    )

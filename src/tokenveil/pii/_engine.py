@@ -326,6 +326,14 @@ def _ipv6(text: str, segs: _Segments, found: _Found) -> None:
 
 
 def _secret_positions(text: str) -> list[int]:
+    """Where a secret may start (unsorted, may repeat, may be negative)."""
+    if _speedups is not None:
+        return _speedups.secret_positions(text)
+    return _secret_positions_py(text)
+
+
+def _secret_positions_py(text: str) -> list[int]:
+    """:func:`_secret_positions` with :mod:`re` and ``str.find``: the reference of the C pass."""
     positions: list[int] = []
     for gate in p.SECRET_GATES:
         for m in gate.finditer(text):

@@ -21,6 +21,9 @@
  *     True when the bytes hold 20 ASCII digits in a row, or "-" and 19 digits: integers that
  *     orjson would read as floats.
  *
+ * secret_positions(text)
+ *     Positions where a secret may start, as _engine's regex and literal gates find them.
+ *
  * trigger_segments(text, starts, triggers)
  *     Indices of the segments (text[starts[k]:starts[k+1]-1]) that may hold one of the phrase
  *     trigger words once lower-cased; see the function.
@@ -433,52 +436,108 @@ long_digit_run(PyObject *module, PyObject *arg)
  * one of the ASCII `triggers`: a superset of the segments whose str.lower() holds a trigger
  * (non-ASCII segments are all kept, since Unicode case mapping can produce ASCII, e.g. the
  * Kelvin sign). Sorted indices. */
+
+#define MAX_TRIGGERS 128
+
+typedef struct {
+    /* head[a][b]: 1 + index of the first trigger starting with the lower-case ASCII pair a, b;
+     * next[w]: 1 + index of the next trigger with the same pair (0 ends the chain). */
+    unsigned char head[128][128];
+    unsigned char next[MAX_TRIGGERS];
+    const char *words[MAX_TRIGGERS];
+    Py_ssize_t lengths[MAX_TRIGGERS];
+} Triggers;
+
+static inline Py_UCS4
+ascii_lower(Py_UCS4 c)
+{
+    return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+}
+
+/* 1 when text[seg_start:seg_end] may hold a trigger (see above). */
+#define SEGMENT_MAY_HOLD(TYPE)                                                                  \
+    static int segment_may_hold_##TYPE(const TYPE *data, Py_ssize_t seg_start,                 \
+                                       Py_ssize_t seg_end, const Triggers *tr)                  \
+    {                                                                                           \
+        for (Py_ssize_t i = seg_start; i < seg_end; i++) {                                      \
+            Py_UCS4 c0 = data[i];                                                               \
+            if (c0 >= 128) {                                                                    \
+                return 1;                                                                       \
+            }                                                                                   \
+            if (i + 1 >= seg_end) {                                                             \
+                return 0;                                                                       \
+            }                                                                                   \
+            Py_UCS4 c1 = data[i + 1];                                                           \
+            if (c1 >= 128) {                                                                    \
+                return 1;                                                                       \
+            }                                                                                   \
+            for (int w = tr->head[ascii_lower(c0)][ascii_lower(c1)]; w; w = tr->next[w - 1]) { \
+                const char *word = tr->words[w - 1];                                            \
+                Py_ssize_t wl = tr->lengths[w - 1], j = 2;                                      \
+                if (i + wl > seg_end) {                                                         \
+                    continue;                                                                   \
+                }                                                                               \
+                while (j < wl && ascii_lower(data[i + j]) == (Py_UCS4)(unsigned char)word[j]) { \
+                    j++;                                                                        \
+                }                                                                               \
+                if (j == wl) {                                                                  \
+                    return 1;                                                                   \
+                }                                                                               \
+            }                                                                                   \
+        }                                                                                       \
+        return 0;                                                                               \
+    }
+
+SEGMENT_MAY_HOLD(Py_UCS1)
+SEGMENT_MAY_HOLD(Py_UCS2)
+SEGMENT_MAY_HOLD(Py_UCS4)
+
 static PyObject *
 trigger_segments(PyObject *module, PyObject *args)
 {
-    PyObject *text, *starts_obj, *triggers, *result = NULL;
+    PyObject *text, *starts_obj, *triggers, *seq, *result = NULL;
     Py_ssize_t *starts = NULL;
-    /* pair[a][b]: some trigger starts with the ASCII letters a, b. */
-    static unsigned char pair[128][128];
-    const char *words[128];
-    Py_ssize_t lengths[128];
-    Py_ssize_t n_words = 0;
+    Triggers *tr = NULL;
     if (!PyArg_ParseTuple(args, "UOO!", &text, &starts_obj, &PyTuple_Type, &triggers)) {
         return NULL;
     }
-    memset(pair, 0, sizeof(pair));
-    for (Py_ssize_t t = 0; t < PyTuple_GET_SIZE(triggers); t++) {
-        PyObject *word = PyTuple_GET_ITEM(triggers, t);
-        if (!PyUnicode_Check(word)) {
-            PyErr_SetString(PyExc_TypeError, "triggers must be str");
-            return NULL;
-        }
-        if (!PyUnicode_IS_ASCII(word) || PyUnicode_GET_LENGTH(word) < 2) {
-            if (PyUnicode_GET_LENGTH(word) < 2) {
-                PyErr_SetString(PyExc_ValueError, "triggers are at least two characters");
-                return NULL;
-            }
-            continue; /* can only occur in non-ASCII segments, which are all kept */
-        }
-        if (n_words == 128) {
-            PyErr_SetString(PyExc_ValueError, "at most 128 ASCII triggers");
-            return NULL;
-        }
-        words[n_words] = (const char *)PyUnicode_DATA(word);
-        lengths[n_words] = PyUnicode_GET_LENGTH(word);
-        pair[(unsigned char)words[n_words][0]][(unsigned char)words[n_words][1]] = 1;
-        n_words++;
-    }
-    PyObject *seq = PySequence_Fast(starts_obj, "starts must be a sequence of int");
+    seq = PySequence_Fast(starts_obj, "starts must be a sequence of int");
     if (seq == NULL) {
         return NULL;
+    }
+    tr = PyMem_Calloc(1, sizeof(Triggers));
+    if (tr == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int n_words = 0;
+    for (Py_ssize_t t = 0; t < PyTuple_GET_SIZE(triggers); t++) {
+        PyObject *word = PyTuple_GET_ITEM(triggers, t);
+        if (!PyUnicode_Check(word) || PyUnicode_GET_LENGTH(word) < 2) {
+            PyErr_SetString(PyExc_ValueError, "triggers are str of two characters or more");
+            goto done;
+        }
+        if (!PyUnicode_IS_ASCII(word)) {
+            continue; /* can only occur in non-ASCII segments, which are all kept */
+        }
+        if (n_words == MAX_TRIGGERS) {
+            PyErr_SetString(PyExc_ValueError, "too many triggers");
+            goto done;
+        }
+        const char *chars = (const char *)PyUnicode_DATA(word);
+        unsigned char a = (unsigned char)chars[0], b = (unsigned char)chars[1];
+        tr->words[n_words] = chars;
+        tr->lengths[n_words] = PyUnicode_GET_LENGTH(word);
+        tr->next[n_words] = tr->head[a][b];
+        tr->head[a][b] = (unsigned char)(n_words + 1);
+        n_words++;
     }
     Py_ssize_t n_segs = PySequence_Fast_GET_SIZE(seq);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     starts = PyMem_Malloc((size_t)(n_segs + 1) * sizeof(Py_ssize_t));
     if (starts == NULL) {
-        Py_DECREF(seq);
-        return PyErr_NoMemory();
+        PyErr_NoMemory();
+        goto done;
     }
     for (Py_ssize_t k = 0; k < n_segs; k++) {
         starts[k] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
@@ -495,53 +554,16 @@ trigger_segments(PyObject *module, PyObject *args)
     const void *data = PyUnicode_DATA(text);
     for (Py_ssize_t k = 0; k < n_segs; k++) {
         Py_ssize_t seg_start = starts[k] < 0 ? 0 : starts[k];
-        Py_ssize_t seg_end = starts[k + 1] - 1;
-        if (seg_end > length) {
-            seg_end = length;
+        Py_ssize_t seg_end = starts[k + 1] - 1 > length ? length : starts[k + 1] - 1;
+        int keep;
+        if (kind == PyUnicode_1BYTE_KIND) {
+            keep = segment_may_hold_Py_UCS1(data, seg_start, seg_end, tr);
         }
-        int keep = 0;
-        for (Py_ssize_t i = seg_start; i < seg_end && !keep; i++) {
-            Py_UCS4 c0 = PyUnicode_READ(kind, data, i);
-            if (c0 >= 128) {
-                keep = 1;
-                break;
-            }
-            if (i + 1 >= seg_end) {
-                break;
-            }
-            Py_UCS4 c1 = PyUnicode_READ(kind, data, i + 1);
-            if (c1 >= 128) {
-                keep = 1;
-                break;
-            }
-            if (c0 >= 'A' && c0 <= 'Z') {
-                c0 += 32;
-            }
-            if (c1 >= 'A' && c1 <= 'Z') {
-                c1 += 32;
-            }
-            if (!pair[c0][c1]) {
-                continue;
-            }
-            for (Py_ssize_t w = 0; w < n_words && !keep; w++) {
-                const char *word = words[w];
-                Py_ssize_t wl = lengths[w];
-                if ((Py_UCS4)(unsigned char)word[0] != c0 ||
-                    (Py_UCS4)(unsigned char)word[1] != c1 || i + wl > seg_end) {
-                    continue;
-                }
-                Py_ssize_t j = 2;
-                for (; j < wl; j++) {
-                    Py_UCS4 c = PyUnicode_READ(kind, data, i + j);
-                    if (c >= 'A' && c <= 'Z') {
-                        c += 32;
-                    }
-                    if (c != (Py_UCS4)(unsigned char)word[j]) {
-                        break;
-                    }
-                }
-                keep = j == wl;
-            }
+        else if (kind == PyUnicode_2BYTE_KIND) {
+            keep = segment_may_hold_Py_UCS2(data, seg_start, seg_end, tr);
+        }
+        else {
+            keep = segment_may_hold_Py_UCS4(data, seg_start, seg_end, tr);
         }
         if (keep) {
             PyObject *index = PyLong_FromSsize_t(k);
@@ -555,8 +577,193 @@ trigger_segments(PyObject *module, PyObject *args)
     }
 done:
     Py_DECREF(seq);
+    PyMem_Free(tr);
     PyMem_Free(starts);
     return result;
+}
+
+/* Where a secret may start: the positions _engine._secret_positions_py finds with one regex or
+ * str.find per literal gate, in one pass. Gates that can overlap themselves ("_live_",
+ * "$2$2$", "AKIAIza") follow re.finditer: the next match starts after the previous one ends. */
+#define SECRET_POSITIONS(TYPE)                                                                  \
+    static int secret_positions_##TYPE(const TYPE *d, Py_ssize_t n, PyObject *out)             \
+    {                                                                                           \
+        Py_ssize_t next_a = 0, next_live = 0, next_hash = 0;                                    \
+        for (Py_ssize_t i = 0; i + 1 < n; i++) {                                                \
+            Py_ssize_t pos = PY_SSIZE_T_MIN;                                                    \
+            if (d[i] >= 128 || d[i + 1] >= 128 || !secret_pairs[d[i]][d[i + 1]]) {              \
+                continue;                                                                       \
+            }                                                                                   \
+            switch (d[i]) {                                                                     \
+            case 'A':                                                                           \
+                if (i >= next_a && i + 3 < n &&                                                 \
+                    ((d[i + 1] == 'K' && d[i + 2] == 'I' && d[i + 3] == 'A') ||                 \
+                     (d[i + 1] == 'S' && d[i + 2] == 'I' && d[i + 3] == 'A') ||                 \
+                     (d[i + 1] == 'G' && d[i + 2] == 'P' && d[i + 3] == 'A') ||                 \
+                     (d[i + 1] == 'I' && d[i + 2] == 'D' && d[i + 3] == 'A') ||                 \
+                     (d[i + 1] == 'R' && d[i + 2] == 'O' && d[i + 3] == 'A') ||                 \
+                     (d[i + 1] == 'I' && d[i + 2] == 'z' && d[i + 3] == 'a'))) {                \
+                    pos = i;                                                                    \
+                    next_a = i + 4;                                                             \
+                }                                                                               \
+                break;                                                                          \
+            case 'g':                                                                           \
+                if ((i + 3 < n && d[i + 1] == 'h' &&                                            \
+                     (d[i + 2] == 'p' || d[i + 2] == 'o' || d[i + 2] == 'u' ||                  \
+                      d[i + 2] == 's' || d[i + 2] == 'r') &&                                    \
+                     d[i + 3] == '_') ||                                                        \
+                    at(d, n, i + 1, "ithub_pat_")) {                                            \
+                    pos = i;                                                                    \
+                }                                                                               \
+                break;                                                                          \
+            case 'x':                                                                           \
+                if (i + 4 < n && d[i + 1] == 'o' && d[i + 2] == 'x' &&                          \
+                    (d[i + 3] == 'a' || d[i + 3] == 'b' || d[i + 3] == 'p' ||                   \
+                     d[i + 3] == 'o' || d[i + 3] == 's' || d[i + 3] == 'r') &&                  \
+                    d[i + 4] == '-') {                                                          \
+                    pos = i;                                                                    \
+                }                                                                               \
+                break;                                                                          \
+            case '_':                                                                           \
+                if (i >= next_live && at(d, n, i + 1, "live_")) {                               \
+                    pos = i - 2;                                                                \
+                    next_live = i + 6;                                                          \
+                }                                                                               \
+                break;                                                                          \
+            case 's':                                                                           \
+                if (at(d, n, i + 1, "k_test_") || at(d, n, i + 1, "k-")) {                      \
+                    pos = i;                                                                    \
+                }                                                                               \
+                break;                                                                          \
+            case '$':                                                                           \
+                if (i >= next_hash) {                                                           \
+                    Py_ssize_t end = -1;                                                        \
+                    if (at(d, n, i + 1, "argon2") || at(d, n, i + 1, "pbkdf2")) {               \
+                        end = i + 7;                                                            \
+                    }                                                                           \
+                    else if (at(d, n, i + 1, "scrypt$")) {                                      \
+                        end = i + 8;                                                            \
+                    }                                                                           \
+                    else if (at(d, n, i + 1, "7$")) {                                           \
+                        end = i + 3;                                                            \
+                    }                                                                           \
+                    else if (i + 2 < n && d[i + 1] == '2') {                                    \
+                        if (i + 3 < n &&                                                        \
+                            (d[i + 2] == 'a' || d[i + 2] == 'b' || d[i + 2] == 'x' ||           \
+                             d[i + 2] == 'y') &&                                                \
+                            d[i + 3] == '$') {                                                  \
+                            end = i + 4;                                                        \
+                        }                                                                       \
+                        else if (d[i + 2] == '$') {                                             \
+                            end = i + 3;                                                        \
+                        }                                                                       \
+                    }                                                                           \
+                    if (end >= 0) {                                                             \
+                        pos = i;                                                                \
+                        next_hash = end;                                                        \
+                    }                                                                           \
+                }                                                                               \
+                break;                                                                          \
+            case 'e':                                                                           \
+                if (at(d, n, i + 1, "yJ")) {                                                    \
+                    pos = i;                                                                    \
+                }                                                                               \
+                else if (at(d, n, i + 1, "arer")) {                                             \
+                    pos = i - 1;                                                                \
+                }                                                                               \
+                break;                                                                          \
+            case '-':                                                                           \
+                if (at(d, n, i + 1, "----BEGIN")) {                                             \
+                    pos = i;                                                                    \
+                }                                                                               \
+                break;                                                                          \
+            case 'p':                                                                           \
+                if (at(d, n, i + 1, "bkdf2_")) {                                                \
+                    pos = i;                                                                    \
+                }                                                                               \
+                break;                                                                          \
+            default:                                                                            \
+                continue;                                                                       \
+            }                                                                                   \
+            if (pos != PY_SSIZE_T_MIN && append_index(out, pos) < 0) {                          \
+                return -1;                                                                      \
+            }                                                                                   \
+        }                                                                                       \
+        return 0;                                                                               \
+    }
+
+/* The first two characters of every secret gate: one table look-up rejects almost every
+ * position, so the detailed checks (and their mispredicted branches) run rarely. */
+static unsigned char secret_pairs[128][128];
+static const char *const secret_pair_list[] = {"AK", "AS", "AG", "AI", "AR", "gh", "gi", "xo",
+                                               "_l", "sk", "$a", "$2", "$s", "$7", "$p", "ey",
+                                               "ea", "--", "pb", NULL};
+
+static int
+append_index(PyObject *list, Py_ssize_t value)
+{
+    PyObject *index = PyLong_FromSsize_t(value);
+    if (index == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(list, index);
+    Py_DECREF(index);
+    return rc;
+}
+
+#define AT(TYPE)                                                                                \
+    static inline int at_##TYPE(const TYPE *d, Py_ssize_t n, Py_ssize_t i, const char *lit)    \
+    {                                                                                           \
+        for (; *lit; lit++, i++) {                                                              \
+            if (i >= n || d[i] != (TYPE)(unsigned char)*lit) {                                  \
+                return 0;                                                                       \
+            }                                                                                   \
+        }                                                                                       \
+        return 1;                                                                               \
+    }
+AT(Py_UCS1)
+AT(Py_UCS2)
+AT(Py_UCS4)
+
+#define at at_Py_UCS1
+SECRET_POSITIONS(Py_UCS1)
+#undef at
+#define at at_Py_UCS2
+SECRET_POSITIONS(Py_UCS2)
+#undef at
+#define at at_Py_UCS4
+SECRET_POSITIONS(Py_UCS4)
+#undef at
+
+static PyObject *
+secret_positions(PyObject *module, PyObject *text)
+{
+    if (!PyUnicode_Check(text)) {
+        PyErr_SetString(PyExc_TypeError, "text must be str");
+        return NULL;
+    }
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    const void *data = PyUnicode_DATA(text);
+    int rc;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        rc = secret_positions_Py_UCS1(data, n, out);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        rc = secret_positions_Py_UCS2(data, n, out);
+        break;
+    default:
+        rc = secret_positions_Py_UCS4(data, n, out);
+    }
+    if (rc < 0) {
+        Py_DECREF(out);
+        return NULL;
+    }
+    return out;
 }
 
 static PyMethodDef methods[] = {
@@ -564,6 +771,7 @@ static PyMethodDef methods[] = {
     {"join", join, METH_VARARGS, "The joined text of a structure scan (see module doc)."},
     {"long_digit_run", long_digit_run, METH_O, "20 digits in a row, or '-' and 19 digits."},
     {"trigger_segments", trigger_segments, METH_VARARGS, "Segments that may hold a trigger."},
+    {"secret_positions", secret_positions, METH_O, "Where a secret may start (literal gates)."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -576,5 +784,8 @@ static struct PyModuleDef module_def = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
+    for (const char *const *pair = secret_pair_list; *pair; pair++) {
+        secret_pairs[(unsigned char)(*pair)[0]][(unsigned char)(*pair)[1]] = 1;
+    }
     return PyModule_Create(&module_def);
 }
