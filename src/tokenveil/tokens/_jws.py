@@ -15,6 +15,7 @@ from tokenveil.keys._b64 import b64url_decode, b64url_encode
 __all__ = [
     "Signer",
     "decode_json_segment",
+    "decode_signature",
     "decode_signed_payload",
     "encode_compact",
     "split_compact",
@@ -43,7 +44,7 @@ def split_compact(token: str, max_bytes: int) -> tuple[str, str, str]:
     if len(token) > max_bytes or not token.isascii():
         raise MalformedToken()
     parts = token.split(".")
-    if len(parts) != 3 or not all(parts[:2]):
+    if len(parts) != 3 or not parts[0] or not parts[1]:
         raise MalformedToken()
     return parts[0], parts[1], parts[2]
 
@@ -76,5 +77,40 @@ def decode_signed_payload(segment: str) -> dict[str, Any]:
     return value
 
 
+def decode_signature(segment: str) -> bytes:
+    """The signature bytes of a compact JWS, as strictly as :func:`b64url_decode`.
+
+    Same rules (base64url alphabet only, no padding, no whitespace, canonical last character)
+    in one translation and one strict decode: ``+``, ``/`` and ``=`` are translated to ``!``,
+    which the strict decoder refuses, so no separate scan is needed. On the hot path (one
+    signature per new token; tests check it agrees with :func:`b64url_decode`).
+    """
+    size = len(segment)
+    tail = size % 4
+    if tail == 1:
+        raise MalformedToken()
+    try:
+        raw = segment.encode("ascii")
+        data = binascii.a2b_base64(raw.translate(_SIGNATURE) + _PAD[tail], strict_mode=True)
+    except (ValueError, binascii.Error) as exc:
+        raise MalformedToken() from exc
+    # RFC 4648 §3.5: the unused low bits of the last character are zero (one spelling per
+    # token: the repeat cache and the logs key on the string).
+    if tail and _CANONICAL_TAIL[tail][raw[-1]]:
+        raise MalformedToken()
+    return data
+
+
 _TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+#: base64url → base64, with the characters base64url never uses made invalid for the decoder.
+_SIGNATURE = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PAD = (b"", b"=", b"==", b"=")
+_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#: Per tail length (2 or 3 characters past the last full quantum): a byte → True when that
+#: last character has non-zero unused bits (non-canonical). Other bytes fail the decoder.
+_CANONICAL_TAIL: tuple[tuple[bool, ...], ...] = (
+    (),
+    (),
+    tuple(c in _ALPHABET and bool(_ALPHABET.index(c) & 0x0F) for c in range(256)),
+    tuple(c in _ALPHABET and bool(_ALPHABET.index(c) & 0x03) for c in range(256)),
+)
