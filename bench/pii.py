@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from bench.corpus import NOISE_CLASSES, Document, api_body, generate, score
 from tokenveil import pii
-from tokenveil.pii._structure import value_at
+from tokenveil.pii._structure import has_speedups, value_at
 
 __all__ = ["main"]
 
@@ -317,7 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv or [])
     if args.quick:
         args.docs, args.peer_docs, args.max_size = 300, 40, 1_000_000
-    print(f"== tokenveil.pii benchmark (Python {platform.python_version()}, one core) ==")
+    loops = "C speedups" if has_speedups() else "pure Python (no C speedups)"
+    print(f"== tokenveil.pii benchmark (Python {platform.python_version()}, one core, {loops}) ==")
     start = time.perf_counter()
     docs = generate(args.docs, seed=SEED)
     kinds = Counter(d.format for d in docs)

@@ -39,6 +39,7 @@ __all__ = [
     "collect_py",
     "findings_of",
     "has_long_integer",
+    "has_speedups",
     "is_not_json",
     "json_or_none",
     "loc_path",
@@ -108,6 +109,11 @@ def _leaf_text(node: object, hint: Hint) -> str | None:
     if type(node) is int and (node >= _MIN_SCANNED_INT or node <= -_MIN_SCANNED_INT or hint.kinds):
         return str(node)
     return None
+
+
+def has_speedups() -> bool:
+    """True when the C loops (``_speedups``) were built and are in use."""
+    return _speedups is not None
 
 
 # The C collector's memo of key evidence: key -> (hint, flags), one dict per parent kind (a
