@@ -17,10 +17,11 @@ whose verdict may still refuse it.
 """
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import HTTPException, Request, Security
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
+from fastapi.security.base import SecurityBase
 
 from tokenveil._principal import Principal
 from tokenveil.dpop import DPOP_ALGORITHMS, DPoPBindingMismatch, DPoPError, UseDPoPNonce
@@ -69,66 +70,78 @@ class Authenticator:
         return Security(self.principal, scopes=list(scopes))
 
     def _build(self) -> Callable[..., Awaitable[Principal]]:
-        scheme, cookie_name, require_dpop = self.scheme, self.cookie_name, self.require_dpop
-        challenge = f'DPoP algs="{_ALGS}"' if require_dpop else "Bearer"
+        return _PrincipalScheme(self.scheme, self.cookie_name, self.require_dpop)
 
-        async def principal(
-            request: Request,
-            security_scopes: SecurityScopes,
-            # Declared for the OpenAPI document; the header is parsed below (Bearer or DPoP).
-            header_token: Annotated[str | None, Depends(scheme)],
-        ) -> Principal:
-            kind, token = _credentials(request, cookie_name)
-            if not token:
-                raise HTTPException(401, _GENERIC_401, headers={"WWW-Authenticate": challenge})
-            verifier: TokenVerifier = request.app.state.tokenveil
-            defence: Defence | None = getattr(verifier, "defence", None)
-            try:
-                found = await verifier.verify_async(token)
-                if kind == "dpop":
-                    if defence is None:
-                        raise DPoPBindingMismatch()
-                    proofs = request.headers.getlist("dpop")
-                    await defence.resource_proof(
-                        proofs[0] if len(proofs) == 1 else None,
-                        found,
-                        method=request.method,
-                        path=request.url.path,
-                        token=token,
-                    )
-                elif found.jkt is not None or require_dpop:
-                    # RFC 9449 §7.1: a bound token is only honoured with a proof of its key.
+
+class _PrincipalScheme(SecurityBase):
+    """The principal dependency *is* the OAuth2 security scheme, as FastAPI sees it.
+
+    The OpenAPI document gets the same ``OAuth2PasswordBearer`` scheme and per-route scopes as
+    with a ``Depends(OAuth2PasswordBearer(...))`` sub-dependency, but FastAPI resolves one
+    dependency per request instead of two (the sub-dependency only re-read the header, which
+    :func:`_credentials` parses anyway: Bearer or DPoP, or the cookie).
+    """
+
+    def __init__(
+        self, scheme: OAuth2PasswordBearer, cookie_name: str | None, require_dpop: bool
+    ) -> None:
+        self.model = scheme.model
+        self.scheme_name = scheme.scheme_name
+        self.cookie_name = cookie_name
+        self.require_dpop = require_dpop
+        self.challenge = f'DPoP algs="{_ALGS}"' if require_dpop else "Bearer"
+
+    async def __call__(self, request: Request, security_scopes: SecurityScopes) -> Principal:
+        require_dpop, challenge = self.require_dpop, self.challenge
+        kind, token = _credentials(request, self.cookie_name)
+        if not token:
+            raise HTTPException(401, _GENERIC_401, headers={"WWW-Authenticate": challenge})
+        verifier: TokenVerifier = request.app.state.tokenveil
+        defence: Defence | None = getattr(verifier, "defence", None)
+        try:
+            found = await verifier.verify_async(token)
+            if kind == "dpop":
+                if defence is None:
                     raise DPoPBindingMismatch()
-            except UseDPoPNonce as exc:
-                _refuse(request, defence, "dpop_nonce", 'DPoP error="use_dpop_nonce"', exc.nonce)
-            except DPoPError as exc:
-                reason = f"dpop_{getattr(exc, 'reason', 'invalid')}"
-                _refuse(request, defence, reason, f'DPoP error="{exc.code}", algs="{_ALGS}"')
-            except InvalidToken as exc:
-                _refuse(request, defence, exc.reason, f'{challenge} error="invalid_token"')
-            except StoreUnavailable:
-                # Invariant 9: fail closed, loudly, without saying more to the client.
-                request.state.tokenveil_reject_reason = "store_unavailable"
-                if defence is not None:
-                    defence.metrics.rejected("store_unavailable")
-                raise HTTPException(503, "Service temporarily unavailable.") from None
-            if defence is not None:
-                defence.metrics.verified()
-                if await defence.observe(found, request.scope):
-                    _refuse(request, defence, "monitor_deny", f'{challenge} error="invalid_token"')
-            request.state.tokenveil_principal = found
-            if not found.has_scopes(*security_scopes.scopes):
-                needed = " ".join(security_scopes.scopes)
-                raise HTTPException(
-                    403,
-                    _GENERIC_403,
-                    headers={
-                        "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'
-                    },
+                proofs = request.headers.getlist("dpop")
+                await defence.resource_proof(
+                    proofs[0] if len(proofs) == 1 else None,
+                    found,
+                    method=request.method,
+                    path=request.url.path,
+                    token=token,
                 )
-            return found
-
-        return principal
+            elif found.jkt is not None or require_dpop:
+                # RFC 9449 §7.1: a bound token is only honoured with a proof of its key.
+                raise DPoPBindingMismatch()
+        except UseDPoPNonce as exc:
+            _refuse(request, defence, "dpop_nonce", 'DPoP error="use_dpop_nonce"', exc.nonce)
+        except DPoPError as exc:
+            reason = f"dpop_{getattr(exc, 'reason', 'invalid')}"
+            _refuse(request, defence, reason, f'DPoP error="{exc.code}", algs="{_ALGS}"')
+        except InvalidToken as exc:
+            _refuse(request, defence, exc.reason, f'{challenge} error="invalid_token"')
+        except StoreUnavailable:
+            # Invariant 9: fail closed, loudly, without saying more to the client.
+            request.state.tokenveil_reject_reason = "store_unavailable"
+            if defence is not None:
+                defence.metrics.rejected("store_unavailable")
+            raise HTTPException(503, "Service temporarily unavailable.") from None
+        if defence is not None:
+            defence.metrics.verified()
+            if await defence.observe(found, request.scope):
+                _refuse(request, defence, "monitor_deny", f'{challenge} error="invalid_token"')
+        request.state.tokenveil_principal = found
+        if not found.has_scopes(*security_scopes.scopes):
+            needed = " ".join(security_scopes.scopes)
+            raise HTTPException(
+                403,
+                _GENERIC_403,
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{needed}"'
+                },
+            )
+        return found
 
 
 def _credentials(request: Request, cookie_name: str | None) -> tuple[str, str | None]:
