@@ -341,11 +341,19 @@ class _Response:
         return True
 
     def _kind_of(self, start: Message) -> Literal["json", "text", "skip"]:
-        headers = MutableHeaders(scope=start)
-        if headers.get("content-encoding", "identity") != "identity":
+        encoding: bytes | None = None
+        content_type: bytes | None = None
+        for name, value in start.get("headers", ()):
+            lowered = name.lower()
+            if lowered == b"content-type":
+                if content_type is None:  # the first one, as a header lookup reads it
+                    content_type = value
+            elif lowered == b"content-encoding" and encoding is None:
+                encoding = value
+        if encoding is not None and encoding != b"identity":
             logger.warning("egress: compressed body not scanned on %s", _route_name(self.scope))
             return "skip"
-        ctype = headers.get("content-type", "").split(";")[0].strip().lower()
+        ctype = (content_type or b"").decode("latin-1").split(";")[0].strip().lower()
         if ctype == "application/json" or ctype.endswith("+json"):
             return "json"
         if ctype.startswith("text/") or ctype in ("application/xml", "application/x-ndjson"):
@@ -393,10 +401,11 @@ class _Response:
             else:
                 text = _replace_spans(raw.decode("utf-8", "replace"), to_mask, owner.operator)
                 raw = (text or "").encode()
+            assert self.start is not None
+            headers = MutableHeaders(scope=self.start)
+            if "content-length" in headers:
+                headers["content-length"] = str(len(raw))
         assert self.start is not None
-        headers = MutableHeaders(scope=self.start)
-        if "content-length" in headers:
-            headers["content-length"] = str(len(raw))
         await self.downstream(self.start)
         await self.downstream({"type": "http.response.body", "body": raw, "more_body": False})
 

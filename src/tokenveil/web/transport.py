@@ -24,7 +24,6 @@ from collections.abc import Iterable, MutableMapping
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode
 
-from starlette.datastructures import MutableHeaders
 from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +55,18 @@ QUERY_TOKEN_PARAMS: frozenset[str] = frozenset(
 SENSITIVE_STATE_KEY = "tokenveil.sensitive"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+#: Set on every response (HSTS only over HTTPS, RFC 6797 §7.2).
+_PLAIN_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+)
+_NO_STORE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"cache-control", b"no-store"),
+    (b"pragma", b"no-cache"),
+)
+#: Lower-cased names of the headers this middleware sets, which replace the handler's own.
+_REPLACED = frozenset({b"strict-transport-security", b"referrer-policy", b"x-content-type-options"})
+_REPLACED_NO_STORE = _REPLACED | {name for name, _ in _NO_STORE_HEADERS}
 _LOOPBACK_NAMES = frozenset({"localhost", "testclient"})
 
 
@@ -110,7 +121,8 @@ class TransportSecurity:
         self.development = development
         self._proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
         self.redirect_http_get = redirect_http_get
-        self._hsts = f"max-age={hsts_max_age}; includeSubDomains".encode()
+        hsts = f"max-age={hsts_max_age}; includeSubDomains".encode()
+        self._secure_headers = ((b"strict-transport-security", hsts), *_PLAIN_HEADERS)
         self.token_paths = tuple(token_paths)
         self.query_token_params = frozenset(p.lower() for p in query_token_params)
         self.auth_cookie_names = frozenset(auth_cookie_names)
@@ -141,25 +153,26 @@ class TransportSecurity:
             await self.app(scope, receive, send)
             return
 
-        secure = scope["scheme"] == "https"
+        added = self._secure_headers if scope["scheme"] == "https" else _PLAIN_HEADERS
         sensitive = self.no_store == "always" or self._request_is_sensitive(scope)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if secure:
-                    headers["Strict-Transport-Security"] = self._hsts.decode()
-                headers["Referrer-Policy"] = "no-referrer"
-                headers["X-Content-Type-Options"] = "nosniff"
-                if (
+                raw: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+                no_store = (
                     sensitive
-                    or _state(scope).get(SENSITIVE_STATE_KEY)
-                    or self._sets_auth_cookie(headers)
-                ):
-                    # Replaces whatever the handler set: a shared cache must never keep a
-                    # token or PII (RFC 9111 §5.2.2.5, CWE-525).
-                    headers["Cache-Control"] = "no-store"
-                    headers["Pragma"] = "no-cache"
+                    or bool(_state(scope).get(SENSITIVE_STATE_KEY))
+                    or self._sets_auth_cookie(raw)
+                )
+                # One pass over the raw list: every header this middleware sets replaces
+                # whatever the handler set. Cache-Control on a sensitive response included:
+                # a shared cache must never keep a token or PII (RFC 9111 §5.2.2.5, CWE-525).
+                replaced = _REPLACED_NO_STORE if no_store else _REPLACED
+                headers = [item for item in raw if item[0].lower() not in replaced]
+                headers.extend(added)
+                if no_store:
+                    headers.extend(_NO_STORE_HEADERS)
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -234,10 +247,12 @@ class TransportSecurity:
         path = str(scope.get("path", ""))
         return any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.token_paths)
 
-    def _sets_auth_cookie(self, headers: MutableHeaders) -> bool:
-        for value in headers.getlist("set-cookie"):
-            if value.split("=", 1)[0].strip() in self.auth_cookie_names:
-                return True
+    def _sets_auth_cookie(self, raw: list[tuple[bytes, bytes]]) -> bool:
+        for name, value in raw:
+            if name.lower() == b"set-cookie":
+                cookie = value.decode("latin-1").split("=", 1)[0].strip()
+                if cookie in self.auth_cookie_names:
+                    return True
         return False
 
 
