@@ -82,6 +82,10 @@ class PurgeReport:
     keys_rotated: bool
     keys_revoked: int = 0
     active_kid: str | None = None
+    #: When the cut-off was being stored (this instance's clock, read just before the write, so
+    #: no instance can reject by it earlier). The cut-off itself may lie up to a second ahead
+    #: (see :func:`next_cutoff`); propagation is measured from this instant.
+    committed_at: float = 0.0
 
     def as_dict(self) -> dict[str, str | int | float | bool | None]:
         return {
@@ -91,6 +95,7 @@ class PurgeReport:
             "keys_rotated": self.keys_rotated,
             "keys_revoked": self.keys_revoked,
             "active_kid": self.active_kid,
+            "committed_at": self.committed_at,
         }
 
 

@@ -600,6 +600,8 @@ class TokenService:
         families = await revoke_selected_families(self.store, selection, self._clock(), sub=sub)
         # The cut-off is taken last: a token issued while the purge ran is rejected too.
         cutoff = next_cutoff(self._clock(), await self.store.get_cutoff())
+        # Read before the write: no instance can reject by the new cut-off before this instant.
+        committed_at = self._clock()
         await self.store.set_cutoff(cutoff)  # bumps the version and, with Redis, publishes
         self.revocations.cutoff = max(self.revocations.cutoff, cutoff)
         report = PurgeReport(
@@ -609,6 +611,7 @@ class TokenService:
             keys_rotated=rotate_keys,
             keys_revoked=keys_revoked,
             active_kid=active_kid,
+            committed_at=committed_at,
         )
         await self._event(
             "killswitch.purge",
