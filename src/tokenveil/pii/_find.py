@@ -10,6 +10,7 @@ from tokenveil.pii._evidence import NO_HINT, Hint
 from tokenveil.pii._finding import Finding
 from tokenveil.pii._structure import (
     collect,
+    collect_json,
     findings_of,
     is_not_json,
     json_or_none,
@@ -80,6 +81,13 @@ def find_in_json(
     ``version``, ``amount`` make it less likely. Text that is not valid JSON (or nests deeper
     than Python's recursion limit) is scanned as free text and its findings have ``path=None``.
     """
+    if type(data) is bytes:
+        # The C tokenizer reads the leaves straight from the bytes; None sends anything it does
+        # not read exactly as json.loads does down the Python path below.
+        collected = collect_json(data)
+        if collected is not None:
+            raws = scan_collected(collected)
+            return findings_of(collected, raws, kinds=kinds, min_confidence=min_confidence)
     document = json_or_none(data)
     if not is_not_json(document):
         try:

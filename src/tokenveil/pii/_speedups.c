@@ -12,6 +12,11 @@
  *     (key, parent is a person container) and memoised in caches[0|1] (dicts), bounded by
  *     cache_max entries each, as (hint, flags).
  *
+ * leaves(data, root_hint, key_hint, no_hint, caches, cache_max, min_str, min_int, max_depth)
+ *     collect()'s output for the document json.loads(data) would return, read straight from the
+ *     bytes (no dict, list or unscanned string is built), or None when the bytes are anything
+ *     this tokenizer does not read exactly as json.loads does; see the function.
+ *
  * join(values, hints, negative)
  *     The joined text of a structure scan: values not under negative keys first, then the
  *     others, separated by "\0". Returns (text, starts, joined_hints, order, runs_count), order
@@ -766,8 +771,727 @@ secret_positions(PyObject *module, PyObject *text)
     return out;
 }
 
+/* ---- leaves(): collect() straight from the JSON bytes, without building the document ----
+ *
+ * A tokenizer for RFC 8259 JSON in UTF-8 that yields exactly what collect() yields for the
+ * document json.loads would return, without creating a dict, a list or a string for a value
+ * that is not scanned: on a 10 MB body orjson's object graph, and the garbage collector's walks
+ * over it, cost more than the scan. It accepts only input it can read exactly as json.loads
+ * does; anything else (a BOM, a NUL, invalid or surrogate UTF-8, a lone \u surrogate, NaN and
+ * Infinity, integers of 19 digits or more, a duplicate key in an object, nesting deeper than
+ * max_depth, and of course any syntax error) returns None and the caller takes the Python
+ * path, which decides what to do with it. Every read is bounds-checked against `end`.
+ */
+
+#define LX_OK 0
+#define LX_ODD 1 /* not read here: the Python path decides */
+#define LX_ERR (-1)
+
+typedef struct {
+    Py_hash_t hash;
+    char *bytes; /* UTF-8 of the decoded key (owned) */
+    Py_ssize_t len;
+    PyObject *key;      /* the key as str */
+    PyObject *hint[2];  /* key evidence under a plain parent / a person container */
+    int flags[2];
+    Py_ssize_t mark;    /* serial of the innermost open object the key was last seen in */
+} KeyEntry;
+
+typedef struct {
+    KeyEntry *entry;
+    Py_ssize_t old_mark;
+} Seen;
+
+typedef struct {
+    State st;
+    const unsigned char *p, *end;
+    KeyEntry *table;
+    Py_ssize_t cap, count;
+    Seen *seen;
+    Py_ssize_t seen_len, seen_cap;
+    Py_ssize_t serial;
+    unsigned char *scratch;
+    Py_ssize_t scratch_cap;
+    int max_depth;
+} Lexer;
+
+static inline void
+skip_ws(Lexer *lx)
+{
+    const unsigned char *p = lx->p, *end = lx->end;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
+        p++;
+    }
+    lx->p = p;
+}
+
+static int
+scratch_reserve(Lexer *lx, Py_ssize_t need)
+{
+    if (need <= lx->scratch_cap) {
+        return LX_OK;
+    }
+    Py_ssize_t cap = lx->scratch_cap ? lx->scratch_cap : 256;
+    while (cap < need) {
+        cap *= 2;
+    }
+    unsigned char *grown = PyMem_Realloc(lx->scratch, (size_t)cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return LX_ERR;
+    }
+    lx->scratch = grown;
+    lx->scratch_cap = cap;
+    return LX_OK;
+}
+
+static inline int
+hex_value(unsigned char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Four hex digits at p (p + 4 <= end checked by the caller); -1 if not hex. */
+static inline long
+hex4(const unsigned char *p)
+{
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hex_value(p[i]);
+        if (h < 0) {
+            return -1;
+        }
+        v = v * 16 + h;
+    }
+    return v;
+}
+
+/* Length of the strict UTF-8 sequence at p (no overlongs, no surrogates, <= U+10FFFF), 0 if
+ * invalid or cut by `end`. */
+static inline int
+utf8_length(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    Py_ssize_t avail = end - p;
+    if (c >= 0xC2 && c <= 0xDF) {
+        return (avail >= 2 && (p[1] & 0xC0) == 0x80) ? 2 : 0;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        if (avail < 3 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) {
+            return 0;
+        }
+        if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] > 0x9F)) {
+            return 0; /* overlong, or a UTF-16 surrogate (json.loads would keep it lone) */
+        }
+        return 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        if (avail < 4 || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+            (p[3] & 0xC0) != 0x80) {
+            return 0;
+        }
+        if ((c == 0xF0 && p[1] < 0x90) || (c == 0xF4 && p[1] > 0x8F)) {
+            return 0;
+        }
+        return 4;
+    }
+    return 0;
+}
+
+/* The string whose opening quote was just consumed. On LX_OK, *out and *len hold its UTF-8
+ * (pointing into the input when it has no escape, else into scratch), *chars its length in
+ * code points and *ascii whether it is all ASCII. */
+static int
+lex_string(Lexer *lx, const unsigned char **out, Py_ssize_t *len, Py_ssize_t *chars, int *ascii)
+{
+    const unsigned char *start = lx->p, *p = start, *end = lx->end;
+    while (p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80) {
+        p++;
+    }
+    if (p < end && *p == '"') { /* the common case: plain ASCII */
+        *out = start;
+        *len = *chars = p - start;
+        *ascii = 1;
+        lx->p = p + 1;
+        return LX_OK;
+    }
+    /* Slow path: copy to scratch, validating UTF-8 and decoding escapes. An escape never
+     * produces more bytes than it spans (\uXXXX: 6 -> at most 3; a pair: 12 -> 4). */
+    if (scratch_reserve(lx, end - start) < 0) {
+        return LX_ERR;
+    }
+    unsigned char *w = lx->scratch;
+    Py_ssize_t count = 0;
+    int all_ascii = 1;
+    p = start;
+    for (;;) {
+        if (p >= end) {
+            return LX_ODD;
+        }
+        unsigned char c = *p;
+        if (c == '"') {
+            break;
+        }
+        if (c < 0x20) {
+            return LX_ODD;
+        }
+        if (c < 0x80 && c != '\\') {
+            *w++ = c;
+            p++;
+            count++;
+            continue;
+        }
+        if (c >= 0x80) {
+            int n = utf8_length(p, end);
+            if (n == 0) {
+                return LX_ODD;
+            }
+            memcpy(w, p, (size_t)n);
+            w += n;
+            p += n;
+            count++;
+            all_ascii = 0;
+            continue;
+        }
+        /* backslash */
+        if (p + 1 >= end) {
+            return LX_ODD;
+        }
+        unsigned char e = p[1];
+        p += 2;
+        count++;
+        switch (e) {
+        case '"': *w++ = '"'; continue;
+        case '\\': *w++ = '\\'; continue;
+        case '/': *w++ = '/'; continue;
+        case 'b': *w++ = '\b'; continue;
+        case 'f': *w++ = '\f'; continue;
+        case 'n': *w++ = '\n'; continue;
+        case 'r': *w++ = '\r'; continue;
+        case 't': *w++ = '\t'; continue;
+        case 'u': break;
+        default: return LX_ODD;
+        }
+        if (end - p < 4) {
+            return LX_ODD;
+        }
+        long cp = hex4(p);
+        if (cp < 0) {
+            return LX_ODD;
+        }
+        p += 4;
+        if (cp >= 0xDC00 && cp <= 0xDFFF) {
+            return LX_ODD; /* lone low surrogate */
+        }
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+            if (end - p < 6 || p[0] != '\\' || p[1] != 'u') {
+                return LX_ODD; /* lone high surrogate */
+            }
+            long low = hex4(p + 2);
+            if (low < 0xDC00 || low > 0xDFFF) {
+                return LX_ODD;
+            }
+            p += 6;
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+        }
+        if (cp < 0x80) {
+            *w++ = (unsigned char)cp;
+        }
+        else {
+            all_ascii = 0;
+            if (cp < 0x800) {
+                *w++ = (unsigned char)(0xC0 | (cp >> 6));
+                *w++ = (unsigned char)(0x80 | (cp & 0x3F));
+            }
+            else if (cp < 0x10000) {
+                *w++ = (unsigned char)(0xE0 | (cp >> 12));
+                *w++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                *w++ = (unsigned char)(0x80 | (cp & 0x3F));
+            }
+            else {
+                *w++ = (unsigned char)(0xF0 | (cp >> 18));
+                *w++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+                *w++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                *w++ = (unsigned char)(0x80 | (cp & 0x3F));
+            }
+        }
+    }
+    *out = lx->scratch;
+    *len = w - lx->scratch;
+    *chars = count;
+    *ascii = all_ascii;
+    lx->p = p + 1;
+    return LX_OK;
+}
+
+static PyObject *
+make_str(const unsigned char *s, Py_ssize_t len, int ascii)
+{
+    if (!ascii) {
+        return PyUnicode_DecodeUTF8((const char *)s, len, "strict");
+    }
+    PyObject *u = PyUnicode_New(len, 127);
+    if (u != NULL) {
+        memcpy(PyUnicode_DATA(u), s, (size_t)len);
+    }
+    return u;
+}
+
+/* The table entry of a key (created on first sight); NULL on a Python error. */
+static KeyEntry *
+key_entry(Lexer *lx, const unsigned char *s, Py_ssize_t len, int ascii)
+{
+    Py_uhash_t h = 14695981039346656037ULL;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        h = (h ^ s[i]) * 1099511628211ULL;
+    }
+    if (lx->count * 2 >= lx->cap) {
+        Py_ssize_t cap = lx->cap ? lx->cap * 2 : 64;
+        KeyEntry *grown = PyMem_Calloc((size_t)cap, sizeof(KeyEntry));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < lx->cap; i++) {
+            if (lx->table[i].key != NULL) {
+                Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)lx->table[i].hash & (Py_uhash_t)(cap - 1));
+                while (grown[j].key != NULL) {
+                    j = (j + 1) & (cap - 1);
+                }
+                grown[j] = lx->table[i];
+            }
+        }
+        /* Seen records point into the table: move them too. */
+        for (Py_ssize_t k = 0; k < lx->seen_len; k++) {
+            KeyEntry *old = lx->seen[k].entry;
+            Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)old->hash & (Py_uhash_t)(cap - 1));
+            while (grown[j].key != old->key) {
+                j = (j + 1) & (cap - 1);
+            }
+            lx->seen[k].entry = &grown[j];
+        }
+        PyMem_Free(lx->table);
+        lx->table = grown;
+        lx->cap = cap;
+    }
+    Py_ssize_t j = (Py_ssize_t)(h & (Py_uhash_t)(lx->cap - 1));
+    while (lx->table[j].key != NULL) {
+        KeyEntry *e = &lx->table[j];
+        if (e->hash == (Py_hash_t)h && e->len == len && memcmp(e->bytes, s, (size_t)len) == 0) {
+            return e;
+        }
+        j = (j + 1) & (lx->cap - 1);
+    }
+    KeyEntry *e = &lx->table[j];
+    e->bytes = PyMem_Malloc((size_t)(len ? len : 1));
+    if (e->bytes == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    PyObject *key = make_str(s, len, ascii);
+    if (key == NULL) {
+        PyMem_Free(e->bytes);
+        e->bytes = NULL;
+        return NULL;
+    }
+    memcpy(e->bytes, s, (size_t)len);
+    e->len = len;
+    e->hash = (Py_hash_t)h;
+    e->key = key;
+    lx->count++;
+    return e;
+}
+
+static int lex_value(Lexer *lx, PyObject *loc, PyObject *key, Py_ssize_t index, PyObject *hint,
+                     int flags, int depth);
+
+/* The location of a container met at (loc, key or index); the root container's is None. */
+static PyObject *
+child_loc(PyObject *loc, PyObject *key, Py_ssize_t index, int depth)
+{
+    if (depth == 0) {
+        Py_INCREF(Py_None);
+        return Py_None;
+    }
+    if (key != NULL) {
+        return PyTuple_Pack(2, loc, key);
+    }
+    PyObject *step = PyLong_FromSsize_t(index);
+    if (step == NULL) {
+        return NULL;
+    }
+    PyObject *out = PyTuple_Pack(2, loc, step);
+    Py_DECREF(step);
+    return out;
+}
+
+static int
+lex_object(Lexer *lx, PyObject *loc, PyObject *hint, int flags, int depth)
+{
+    Py_ssize_t serial = ++lx->serial, base = lx->seen_len;
+    int rc = LX_OK, person = (flags & F_PERSON) ? 1 : 0;
+    lx->p++; /* '{' */
+    skip_ws(lx);
+    if (lx->p < lx->end && *lx->p == '}') {
+        lx->p++;
+        return LX_OK;
+    }
+    for (;;) {
+        const unsigned char *s;
+        Py_ssize_t len, chars;
+        int ascii;
+        if (lx->p >= lx->end || *lx->p != '"') {
+            rc = LX_ODD;
+            break;
+        }
+        lx->p++;
+        rc = lex_string(lx, &s, &len, &chars, &ascii);
+        if (rc != LX_OK) {
+            break;
+        }
+        KeyEntry *e = key_entry(lx, s, len, ascii);
+        if (e == NULL) {
+            rc = LX_ERR;
+            break;
+        }
+        if (e->mark == serial) {
+            rc = LX_ODD; /* a duplicate key: json.loads keeps the last value, first position */
+            break;
+        }
+        if (lx->seen_len == lx->seen_cap) {
+            Py_ssize_t cap = lx->seen_cap ? lx->seen_cap * 2 : 256;
+            Seen *grown = PyMem_Realloc(lx->seen, (size_t)cap * sizeof(Seen));
+            if (grown == NULL) {
+                PyErr_NoMemory();
+                rc = LX_ERR;
+                break;
+            }
+            lx->seen = grown;
+            lx->seen_cap = cap;
+        }
+        lx->seen[lx->seen_len].entry = e;
+        lx->seen[lx->seen_len].old_mark = e->mark;
+        lx->seen_len++;
+        e->mark = serial;
+        if (e->hint[person] == NULL) {
+            int child_flags = 0;
+            PyObject *child_hint = hint_for(&lx->st, e->key, hint, flags, &child_flags);
+            if (child_hint == NULL) {
+                rc = LX_ERR;
+                break;
+            }
+            e->hint[person] = child_hint;
+            e->flags[person] = child_flags;
+        }
+        skip_ws(lx);
+        if (lx->p >= lx->end || *lx->p != ':') {
+            rc = LX_ODD;
+            break;
+        }
+        lx->p++;
+        /* The key and its hint stay alive in the table for the whole call. */
+        rc = lex_value(lx, loc, e->key, -1, e->hint[person], e->flags[person], depth + 1);
+        if (rc != LX_OK) {
+            break;
+        }
+        skip_ws(lx);
+        if (lx->p < lx->end && *lx->p == ',') {
+            lx->p++;
+            skip_ws(lx);
+            continue;
+        }
+        if (lx->p < lx->end && *lx->p == '}') {
+            lx->p++;
+            break;
+        }
+        rc = LX_ODD;
+        break;
+    }
+    /* Keys of this object may appear again in a sibling or parent: restore their marks. */
+    while (lx->seen_len > base) {
+        lx->seen_len--;
+        lx->seen[lx->seen_len].entry->mark = lx->seen[lx->seen_len].old_mark;
+    }
+    return rc;
+}
+
+static int
+lex_array(Lexer *lx, PyObject *loc, PyObject *hint, int flags, int depth)
+{
+    lx->p++; /* '[' */
+    skip_ws(lx);
+    if (lx->p < lx->end && *lx->p == ']') {
+        lx->p++;
+        return LX_OK;
+    }
+    for (Py_ssize_t index = 0;; index++) {
+        /* List items inherit the evidence of the list's key. */
+        int rc = lex_value(lx, loc, NULL, index, hint, flags, depth + 1);
+        if (rc != LX_OK) {
+            return rc;
+        }
+        skip_ws(lx);
+        if (lx->p < lx->end && *lx->p == ',') {
+            lx->p++;
+            continue;
+        }
+        if (lx->p < lx->end && *lx->p == ']') {
+            lx->p++;
+            return LX_OK;
+        }
+        return LX_ODD;
+    }
+}
+
+/* Append a leaf met at (loc, key or index); the root leaf's step is None. */
+static int
+lex_leaf(Lexer *lx, PyObject *text, PyObject *loc, PyObject *key, Py_ssize_t index,
+         PyObject *hint, int flags, int depth)
+{
+    int rc;
+    if (depth == 0) {
+        rc = leaf(&lx->st, text, Py_None, Py_None, hint, flags);
+    }
+    else if (key != NULL) {
+        rc = leaf(&lx->st, text, loc, key, hint, flags);
+    }
+    else {
+        PyObject *step = PyLong_FromSsize_t(index);
+        if (step == NULL) {
+            return LX_ERR;
+        }
+        rc = leaf(&lx->st, text, loc, step, hint, flags);
+        Py_DECREF(step);
+    }
+    return rc < 0 ? LX_ERR : LX_OK;
+}
+
+static int
+lex_number(Lexer *lx, PyObject *loc, PyObject *key, Py_ssize_t index, PyObject *hint, int flags,
+           int depth)
+{
+    const unsigned char *start = lx->p, *p = start, *end = lx->end;
+    int negative = 0, is_float = 0;
+    if (*p == '-') {
+        negative = 1;
+        p++;
+    }
+    if (p >= end) {
+        return LX_ODD;
+    }
+    const unsigned char *digits = p;
+    if (*p == '0') {
+        p++;
+    }
+    else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+    }
+    else {
+        return LX_ODD; /* "-Infinity", or not a number */
+    }
+    Py_ssize_t ndigits = p - digits;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9') {
+            return LX_ODD;
+        }
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        is_float = 1;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+        if (p >= end || *p < '0' || *p > '9') {
+            return LX_ODD;
+        }
+        while (p < end && *p >= '0' && *p <= '9') {
+            p++;
+        }
+        is_float = 1;
+    }
+    lx->p = p;
+    if (is_float) {
+        return LX_OK; /* floats are never scanned */
+    }
+    if (ndigits >= 19) {
+        return LX_ODD; /* past 64 bits (and Python's int-to-str limits): the Python path reads it */
+    }
+    long long value = 0;
+    for (const unsigned char *d = digits; d < digits + ndigits; d++) {
+        value = value * 10 + (*d - '0');
+    }
+    if (!(flags & F_KINDS) && value < lx->st.min_int) {
+        return LX_OK;
+    }
+    /* str(int): the digits as written, with the minus, except -0 which is "0". */
+    PyObject *text = value == 0 ? PyUnicode_FromString("0")
+                                : make_str(negative ? start : digits,
+                                           ndigits + negative, 1);
+    if (text == NULL) {
+        return LX_ERR;
+    }
+    int rc = lex_leaf(lx, text, loc, key, index, hint, flags, depth);
+    Py_DECREF(text);
+    return rc;
+}
+
+static int
+lex_literal(Lexer *lx, const char *word, Py_ssize_t len)
+{
+    if (lx->end - lx->p < len || memcmp(lx->p, word, (size_t)len) != 0) {
+        return LX_ODD;
+    }
+    lx->p += len;
+    return LX_OK;
+}
+
+static int
+lex_value(Lexer *lx, PyObject *loc, PyObject *key, Py_ssize_t index, PyObject *hint, int flags,
+          int depth)
+{
+    skip_ws(lx);
+    if (lx->p >= lx->end) {
+        return LX_ODD;
+    }
+    unsigned char c = *lx->p;
+    if (c == '{' || c == '[') {
+        if (depth >= lx->max_depth) {
+            return LX_ODD;
+        }
+        PyObject *here = child_loc(loc, key, index, depth);
+        if (here == NULL) {
+            return LX_ERR;
+        }
+        int rc = c == '{' ? lex_object(lx, here, hint, flags, depth)
+                          : lex_array(lx, here, hint, flags, depth);
+        Py_DECREF(here);
+        return rc;
+    }
+    if (c == '"') {
+        const unsigned char *s;
+        Py_ssize_t len, chars;
+        int ascii;
+        lx->p++;
+        int rc = lex_string(lx, &s, &len, &chars, &ascii);
+        if (rc != LX_OK || (!(flags & F_KINDS) && chars < lx->st.min_str)) {
+            return rc;
+        }
+        PyObject *text = make_str(s, len, ascii);
+        if (text == NULL) {
+            return LX_ERR;
+        }
+        rc = lex_leaf(lx, text, loc, key, index, hint, flags, depth);
+        Py_DECREF(text);
+        return rc;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        return lex_number(lx, loc, key, index, hint, flags, depth);
+    }
+    if (c == 't') {
+        return lex_literal(lx, "true", 4);
+    }
+    if (c == 'f') {
+        return lex_literal(lx, "false", 5);
+    }
+    if (c == 'n') {
+        return lex_literal(lx, "null", 4);
+    }
+    return LX_ODD;
+}
+
+static PyObject *
+leaves(PyObject *module, PyObject *args)
+{
+    PyObject *root_hint, *caches, *result = NULL;
+    Py_buffer data;
+    Lexer lx;
+    memset(&lx, 0, sizeof(lx));
+    State *st = &lx.st;
+    if (!PyArg_ParseTuple(args, "y*OOOO!nnLi", &data, &root_hint, &st->key_hint, &st->no_hint,
+                          &PyTuple_Type, &caches, &st->cache_max, &st->min_str, &st->min_int,
+                          &lx.max_depth)) {
+        return NULL;
+    }
+    if (PyTuple_GET_SIZE(caches) != 2 || !PyDict_CheckExact(PyTuple_GET_ITEM(caches, 0)) ||
+        !PyDict_CheckExact(PyTuple_GET_ITEM(caches, 1))) {
+        PyErr_SetString(PyExc_TypeError, "caches must be a tuple of two dicts");
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    st->caches[0] = PyTuple_GET_ITEM(caches, 0);
+    st->caches[1] = PyTuple_GET_ITEM(caches, 1);
+    int root_flags = hint_flags(root_hint);
+    st->no_hint_flags = hint_flags(st->no_hint);
+    int rc = LX_ERR;
+    if (root_flags >= 0 && st->no_hint_flags >= 0) {
+        st->values = PyList_New(0);
+        st->parents = PyList_New(0);
+        st->steps = PyList_New(0);
+        st->hints = PyList_New(0);
+        st->keyed = PyList_New(0);
+        if (st->values && st->parents && st->steps && st->hints && st->keyed) {
+            lx.p = data.buf;
+            lx.end = lx.p + data.len;
+            rc = lex_value(&lx, Py_None, NULL, 0, root_hint, root_flags, 0);
+            if (rc == LX_OK) {
+                skip_ws(&lx);
+                if (lx.p != lx.end) {
+                    rc = LX_ODD; /* extra data */
+                }
+            }
+        }
+    }
+    if (rc == LX_OK) {
+        PyObject *neg = PyBytes_FromStringAndSize(st->neg ? st->neg : "", st->neg_len);
+        if (neg != NULL) {
+            result = PyTuple_Pack(6, st->values, st->parents, st->steps, st->hints, st->keyed, neg);
+            Py_DECREF(neg);
+        }
+    }
+    else if (rc == LX_ODD) {
+        result = Py_None;
+        Py_INCREF(result);
+    }
+    for (Py_ssize_t i = 0; i < lx.cap; i++) {
+        KeyEntry *e = &lx.table[i];
+        if (e->key != NULL) {
+            Py_DECREF(e->key);
+            Py_XDECREF(e->hint[0]);
+            Py_XDECREF(e->hint[1]);
+            PyMem_Free(e->bytes);
+        }
+    }
+    PyMem_Free(lx.table);
+    PyMem_Free(lx.seen);
+    PyMem_Free(lx.scratch);
+    Py_XDECREF(st->values);
+    Py_XDECREF(st->parents);
+    Py_XDECREF(st->steps);
+    Py_XDECREF(st->hints);
+    Py_XDECREF(st->keyed);
+    PyMem_Free(st->neg);
+    PyBuffer_Release(&data);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"collect", collect, METH_VARARGS, "The scannable leaves of a document (see module doc)."},
+    {"leaves", leaves, METH_VARARGS, "collect() straight from JSON bytes, or None."},
     {"join", join, METH_VARARGS, "The joined text of a structure scan (see module doc)."},
     {"long_digit_run", long_digit_run, METH_O, "20 digits in a row, or '-' and 19 digits."},
     {"trigger_segments", trigger_segments, METH_VARARGS, "Segments that may hold a trigger."},

@@ -16,6 +16,18 @@ def collect(
     min_int: int,
     /,
 ) -> tuple[list[str], list[Loc], list[str | int | None], list[Hint], list[int], bytes]: ...
+def leaves(
+    data: bytes,
+    root_hint: Hint,
+    key_hint: Callable[[str, Hint], Hint],
+    no_hint: Hint,
+    caches: tuple[dict[str, tuple[Hint, int]], dict[str, tuple[Hint, int]]],
+    cache_max: int,
+    min_str: int,
+    min_int: int,
+    max_depth: int,
+    /,
+) -> tuple[list[str], list[Loc], list[str | int | None], list[Hint], list[int], bytes] | None: ...
 def join(
     values: list[str], hints: list[Hint], negative: bytes, /
 ) -> tuple[str, list[int], list[Hint], list[int] | None, int]: ...

@@ -36,6 +36,7 @@ __all__ = [
     "Collected",
     "Loc",
     "collect",
+    "collect_json",
     "collect_py",
     "findings_of",
     "has_long_integer",
@@ -138,6 +139,39 @@ def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
     )
     out.values, out.hints, out.keyed, out.negative = values, hints, keyed, negative
     out.parents, out.steps = parents, steps
+    return out
+
+
+#: Nesting the C tokenizer follows; a deeper document takes the Python path (parse, then walk).
+_MAX_DEPTH = 256
+
+
+def collect_json(data: bytes) -> Collected | None:
+    """:func:`collect` of the document :func:`json_or_none` would return for ``data``, read
+    straight from the bytes by the C tokenizer (no dict, list or unscanned string is built).
+
+    None when the extension is missing, or when the bytes are anything the tokenizer does not
+    read exactly as :func:`json.loads` does (invalid JSON, a BOM, surrogates, NaN, integers of
+    19 digits or more, duplicate keys, nesting past ``_MAX_DEPTH``): the caller then takes the
+    Python path, which decides.
+    """
+    if _speedups is None:
+        return None
+    leaves = _speedups.leaves(
+        data,
+        NO_HINT,
+        key_hint,
+        NO_HINT,
+        _C_HINTS,
+        _SHAPE_HINTS_MAX,
+        _MIN_SCANNED_STR,
+        _MIN_SCANNED_INT,
+        _MAX_DEPTH,
+    )
+    if leaves is None:
+        return None
+    out = Collected()
+    out.values, out.parents, out.steps, out.hints, out.keyed, out.negative = leaves
     return out
 
 

@@ -1,0 +1,194 @@
+"""The C JSON tokenizer (`_speedups.leaves`) reads exactly what json.loads + collect read, and
+hands everything else back to the Python path."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from bench.corpus import api_body, generate
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from tokenveil import pii
+from tokenveil.pii import _structure
+
+try:
+    from tokenveil.pii import _speedups as speedups
+except ImportError:  # built without a compiler
+    speedups = None  # type: ignore[assignment]
+pytestmark = pytest.mark.skipif(speedups is None, reason="built without the C speedups")
+
+_KEYS = st.text(max_size=8) | st.sampled_from(
+    ["email", "name", "password", "dob", "user", "customer", "order_id", "phone", "ip", "sha256"]
+)
+_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(10**25), max_value=10**25)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(["ana@example.org", "4111 1111 1111 1111", "+33 6 12 34 56 78", "Ana"])
+)
+json_documents = st.recursive(
+    _LEAVES,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_KEYS, children, max_size=4),
+    max_leaves=20,
+)
+_DUMPS = st.sampled_from(
+    [
+        {},
+        {"ensure_ascii": False},
+        {"indent": 2},
+        {"separators": (",", ":"), "ensure_ascii": False},
+        {"indent": "\t", "ensure_ascii": True},
+    ]
+)
+
+
+def _fields(collected: _structure.Collected) -> tuple[Any, ...]:
+    locs = [collected.loc(i) for i in range(len(collected.values))]
+    return collected.values, locs, collected.steps, collected.hints, collected.keyed
+
+
+def _python_path(raw: bytes) -> _structure.Collected | None:
+    """What find_in_json does without the tokenizer: parse, then walk (None: not JSON)."""
+    document = _structure.json_or_none(raw)
+    if _structure.is_not_json(document):
+        return None
+    try:
+        return _structure.collect(document)
+    except RecursionError:
+        return None
+
+
+def _check(raw: bytes) -> _structure.Collected | None:
+    """The tokenizer either declines or agrees with the Python path, field for field."""
+    fast = _structure.collect_json(raw)
+    reference = _python_path(raw)
+    if reference is None:
+        assert fast is None
+    elif fast is not None:
+        assert _fields(fast) == _fields(reference)
+        assert fast.negative == reference.negative
+    return fast
+
+
+def _plain(document: Any) -> bool:
+    """No integer the tokenizer leaves to Python (19 digits or more)."""
+    if isinstance(document, dict):
+        return all(_plain(v) for v in document.values())
+    if isinstance(document, list):
+        return all(_plain(v) for v in document)
+    return not (type(document) is int and len(str(abs(document))) >= 19)
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_documents, _DUMPS)
+def test_any_json_document_gives_the_leaves_of_the_python_path(
+    document: Any, options: dict[str, Any]
+) -> None:
+    """Same values, locations, hints, keyed indices and negative flags, in the same order."""
+    raw = json.dumps(document, **options).encode()
+    fast = _check(raw)
+    if _plain(document):
+        assert fast is not None  # nothing odd in it: the tokenizer must not decline
+
+
+_PIECES = st.sampled_from(
+    [
+        *("{", "}", "[", "]", ",", ":", " ", "\n", '"', "\\", '\\"', "\\u", "\\n", "\\/", "'"),
+        *('"email"', '"name"', '"user"', '"a"', '"a b"', '"ana@example.org"', '"x"', '""'),
+        *("0", "-", "1", "-0", "1.5", "1e5", "12345678", "1234567890123456789", "007", "."),
+        *("true", "false", "null", "NaN", "Infinity", "tru", "d800", "dc00", "00e9", "0041"),
+        *("é", "\ufeff", "\x00", "\x1f", "\U0001f600", "\u2028"),
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_PIECES, max_size=24).map("".join))
+@example('{"a": 1, "a": 2}')
+@example('{"a": {"a": 1}, "a": 2}')
+@example('{"a": {"b": 1}, "b": 2, "c": {"b": 3}}')
+@example('{"\\u0061": 1, "a": 2}')
+@example('["\\ud800"]')
+@example('["\\udc00\\ud800"]')
+@example('["\\ud83d\\ude00 \\u00e9\\u0000"]')
+@example("\ufeff[1]")
+@example("[NaN, Infinity, -Infinity]")
+@example('{"order": -0, "phone": -0}')
+@example("[1,]")
+@example('{"a":1,}')
+@example(" ")
+@example("")
+def test_malformed_or_odd_text_is_declined_or_read_alike(text: str) -> None:
+    """Any mix of JSON pieces: never a crash, and never a reading json.loads would not give."""
+    _check(text.encode("utf-8", "surrogatepass"))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.binary(max_size=64))
+@example(b'["\xed\xa0\x80"]')  # a UTF-8-encoded surrogate: json.loads keeps it lone
+@example(b'["\xc0\xaf"]')  # overlong
+@example(b'["\xf4\x90\x80\x80"]')  # past U+10FFFF
+@example(b'["\xe2\x82"]')  # cut sequence
+@example(b"\x00[\x001\x00]")
+def test_arbitrary_bytes_are_declined_or_read_alike(raw: bytes) -> None:
+    """Bytes of any kind (invalid UTF-8, NULs, cut sequences): declined or read alike."""
+    _check(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_documents, st.data())
+def test_mutated_documents_are_declined_or_read_alike(document: Any, data: st.DataObject) -> None:
+    """Valid JSON with one byte replaced, inserted or removed."""
+    raw = bytearray(json.dumps(document, ensure_ascii=False).encode())
+    pos = data.draw(st.integers(0, len(raw)))
+    byte = data.draw(st.sampled_from(b'{}[]",:\\ 0-e.aZ\x00\xff\xc3'))
+    action = data.draw(st.sampled_from(["replace", "insert", "delete"]))
+    if action == "insert" or pos == len(raw):
+        raw.insert(pos, byte)
+    elif action == "replace":
+        raw[pos] = byte
+    else:
+        del raw[pos]
+    _check(bytes(raw))
+
+
+def test_odd_inputs_take_the_python_path() -> None:
+    """Each shape json.loads reads differently from a strict RFC 8259 reader is declined."""
+    for raw in [
+        b'{"a": 1, "a": 2}',  # last value wins, first position
+        b'{"a": {"b": 1, "b": 2}}',
+        b'["\\ud800"]',  # lone surrogate escape
+        b'["\xed\xa0\x80"]',  # surrogate in UTF-8 (json.loads decodes with surrogatepass)
+        b"\xef\xbb\xbf[1]",  # UTF-8 BOM
+        b"[NaN]",
+        b'{"n": 1234567890123456789}',  # 19 digits: past what the tokenizer reads itself
+        b"[" * 257 + b"]" * 257,  # deeper than the tokenizer follows
+    ]:
+        assert _structure.collect_json(raw) is None, raw
+    deep = b'{"a":' * 255 + b'"ana@example.org"' + b"}" * 255
+    assert _check(deep) is not None
+
+
+def test_every_read_stays_inside_the_buffer() -> None:
+    """Every prefix of a body (cut strings, escapes, numbers, UTF-8) is declined, never read
+    past its end."""
+    body = '{"k\\u00e9y": ["ana@example.org", -12345678, 1.5e3, "\\ud83d\\ude00é", true, null]}'
+    raw = body.encode()
+    for cut in range(len(raw)):
+        assert _structure.collect_json(raw[:cut]) is None
+    assert _check(raw) is not None
+
+
+def test_find_in_json_is_the_same_through_the_tokenizer() -> None:
+    """Bytes (tokenizer) and str (Python path) give identical findings on the corpus."""
+    bodies = [d.body for d in generate(300, seed=11) if d.format == "json"]
+    bodies += [api_body(50_000, seed=5).decode(), api_body(50_000, seed=5, pii_every=0).decode()]
+    for body in bodies:
+        assert _structure.collect_json(body.encode()) is not None
+        assert pii.find_in_json(body.encode()) == pii.find_in_json(body)
