@@ -507,11 +507,26 @@ def scan(
     return out
 
 
+#: The kinds a key alone can decide, whole value (every return of whole_value needs one).
+_WHOLE_VALUE_KINDS = frozenset(
+    {
+        Kind.PASSWORD,
+        Kind.PRIVATE_KEY,
+        Kind.DATE_OF_BIRTH,
+        Kind.PERSON,
+        Kind.ADDRESS,
+        Kind.API_KEY,
+        Kind.BEARER_TOKEN,
+    }
+)
+
+
 def whole_value(value: str, hint: Hint, seg: int) -> Raw | None:
     """A finding covering the whole value, decided by its key alone (names, addresses, DOBs,
     passwords, opaque tokens): these have no shape a pattern could recognise."""
     kinds = hint.kinds
-    if not kinds or not value or len(value) > 4096:
+    # Keys naming only pattern kinds (email, phone...) decide nothing alone: most keyed values.
+    if kinds.isdisjoint(_WHOLE_VALUE_KINDS) or not value or len(value) > 4096:
         return None
     stripped = value.strip()
     if not stripped or p.MASKED_VALUE.fullmatch(stripped):

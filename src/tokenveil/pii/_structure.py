@@ -231,17 +231,20 @@ def collect_py(root: object, root_hint: Hint = NO_HINT) -> Collected:
     return out
 
 
+def _step_text(step: str | int) -> str:
+    if isinstance(step, int):
+        return f"[{step}]"
+    if _IDENTIFIER.fullmatch(step):
+        return f".{step}"
+    return f"[{json.dumps(step, ensure_ascii=False)}]"
+
+
 def loc_path(loc: Loc, root: str = "$") -> str:
     """``$.user.emails[0]``; keys that are not identifiers are quoted: ``$['first name']``."""
     parts: list[str] = []
     while loc is not None:
         loc, step = loc
-        if isinstance(step, int):
-            parts.append(f"[{step}]")
-        elif _IDENTIFIER.fullmatch(step):
-            parts.append(f".{step}")
-        else:
-            parts.append(f"[{json.dumps(step, ensure_ascii=False)}]")
+        parts.append(_step_text(step))
     return root + "".join(reversed(parts))
 
 
@@ -338,13 +341,24 @@ def findings_of(
     """Bind raw findings to paths, keeping the requested kinds above the threshold."""
     wanted = None if kinds is None else frozenset(kinds)
     out: list[Finding] = []
+    # Findings of one record share its parent: its path is written once per call, keyed by the
+    # parent's identity (collected holds every parent alive until we return).
+    parent_paths: dict[int, str] = {}
+    parents, steps = collected.parents, collected.steps
     for raw in raws:
         if raw.confidence < min_confidence or (wanted is not None and raw.kind not in wanted):
             continue
         conf = round(raw.confidence, 2)
-        out.append(
-            Finding(str(raw.kind), raw.start, raw.end, conf, path_of(collected.loc(raw.seg)))
-        )
+        step = steps[raw.seg]
+        if path_of is loc_path and step is not None:
+            parent = parents[raw.seg]
+            base = parent_paths.get(id(parent))
+            if base is None:
+                base = parent_paths[id(parent)] = loc_path(parent)
+            path = base + _step_text(step)
+        else:
+            path = path_of(collected.loc(raw.seg))
+        out.append(Finding(str(raw.kind), raw.start, raw.end, conf, path))
     return out
 
 
