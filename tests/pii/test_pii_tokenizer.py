@@ -3,6 +3,7 @@ hands everything else back to the Python path."""
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -192,3 +193,11 @@ def test_find_in_json_is_the_same_through_the_tokenizer() -> None:
     for body in bodies:
         assert _structure.collect_json(body.encode()) is not None
         assert pii.find_in_json(body.encode()) == pii.find_in_json(body)
+
+
+def test_locations_cost_the_garbage_collector_nothing() -> None:
+    """Location tuples hold only str, int, None and other locations: born untracked."""
+    collected = _structure.collect_json(b'{"a": [{"b": "abcdefgh"}, ["ana@example.org"]]}')
+    assert collected is not None
+    assert collected.parents == [((None, "a"), 0), ((None, "a"), 1)]
+    assert not any(gc.is_tracked(parent) for parent in collected.parents)
