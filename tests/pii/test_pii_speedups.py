@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import json
 import shutil
 import sysconfig
@@ -89,7 +90,9 @@ def test_c_join_matches_the_python_reference(document: Any) -> None:
     text, starts, hints, order, runs = speedups.join(
         collected.values, collected.hints, collected.negative
     )
-    assert (text, starts, hints, order or [], runs) == _structure._join_py(
+    as_list = memoryview(starts).cast("q").tolist()
+    order_list = memoryview(order).cast("q").tolist() if order is not None else []
+    assert (text, as_list, hints, order_list, runs) == _structure._join_py(
         collected.values, collected.hints
     )
 
@@ -142,6 +145,8 @@ def test_c_trigger_segments_keep_every_segment_with_a_trigger(segments: list[str
     text = "\x00".join(segments)
     starts = [sum(len(s) + 1 for s in segments[:i]) for i in range(len(segments))]
     kept = set(speedups.trigger_segments(text, starts, _patterns.ALL_TRIGGERS))
+    packed = memoryview(array.array("q", starts).tobytes()).cast("q")  # as join() returns them
+    assert set(speedups.trigger_segments(text, packed, _patterns.ALL_TRIGGERS)) == kept
     for index, segment in enumerate(segments):
         lowered = segment.lower()
         if any(trigger in lowered for trigger in _patterns.ALL_TRIGGERS):
@@ -200,3 +205,10 @@ def test_c_secret_positions_match_the_python_gates(text: str) -> None:
     assert sorted(set(speedups.secret_positions(text))) == sorted(
         set(_engine._secret_positions_py(text))
     )
+
+
+@needs_c
+def test_c_trigger_segments_refuse_starts_of_another_width() -> None:
+    """A buffer of starts must hold int64: anything else is refused, never misread."""
+    with pytest.raises(TypeError):
+        speedups.trigger_segments("abc", memoryview(b"\x00" * 8).cast("i"), ("name",))

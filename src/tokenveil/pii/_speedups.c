@@ -19,8 +19,10 @@
  *
  * join(values, hints, negative)
  *     The joined text of a structure scan: values not under negative keys first, then the
- *     others, separated by "\0". Returns (text, starts, joined_hints, order, runs_count), order
- *     being None when no value is negative (then joined order == collected order).
+ *     others, separated by "\0". Returns (text, starts, joined_hints, order, runs_count), starts
+ *     and order as native int64 arrays in bytes (no int object per value; read them through
+ *     memoryview(...).cast("q")), order being None when no value is negative (then joined order
+ *     == collected order).
  *
  * long_digit_run(buffer)
  *     True when the bytes hold 20 ASCII digits in a row, or "-" and 19 digits: integers that
@@ -352,18 +354,15 @@ join(PyObject *module, PyObject *args)
     else {
         joined = PyList_New(n);
         joined_hints = PyList_New(n);
-        order = PyList_New(n);
+        order = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(long long));
         if (joined == NULL || joined_hints == NULL || order == NULL) {
             goto done;
         }
+        long long *order_out = (long long *)PyBytes_AS_STRING(order);
         Py_ssize_t front = 0, back = runs_count;
         for (Py_ssize_t i = 0; i < n; i++) {
             Py_ssize_t j = flags[i] ? back++ : front++;
-            PyObject *index = PyLong_FromSsize_t(i);
-            if (index == NULL) {
-                goto done;
-            }
-            PyList_SET_ITEM(order, j, index);
+            order_out[j] = (long long)i;
             PyObject *value = PyList_GET_ITEM(values, i), *hint = PyList_GET_ITEM(hints, i);
             Py_INCREF(value);
             Py_INCREF(hint);
@@ -371,17 +370,14 @@ join(PyObject *module, PyObject *args)
             PyList_SET_ITEM(joined_hints, j, hint);
         }
     }
-    starts = PyList_New(n + 1);
+    starts = PyBytes_FromStringAndSize(NULL, (n + 1) * (Py_ssize_t)sizeof(long long));
     if (starts == NULL) {
         goto done;
     }
+    long long *starts_out = (long long *)PyBytes_AS_STRING(starts);
     Py_ssize_t offset = 0;
     for (Py_ssize_t j = 0; j <= n; j++) {
-        PyObject *start = PyLong_FromSsize_t(offset);
-        if (start == NULL) {
-            goto done;
-        }
-        PyList_SET_ITEM(starts, j, start);
+        starts_out[j] = (long long)offset;
         if (j < n) {
             PyObject *value = PyList_GET_ITEM(joined, j);
             if (!PyUnicode_Check(value)) {
@@ -506,9 +502,26 @@ trigger_segments(PyObject *module, PyObject *args)
     if (!PyArg_ParseTuple(args, "UOO!", &text, &starts_obj, &PyTuple_Type, &triggers)) {
         return NULL;
     }
-    seq = PySequence_Fast(starts_obj, "starts must be a sequence of int");
-    if (seq == NULL) {
-        return NULL;
+    /* starts: a list of int, or join()'s int64 array (a memoryview cast to "q"). */
+    Py_buffer view;
+    int have_view = 0;
+    seq = NULL;
+    if (PyObject_CheckBuffer(starts_obj)) {
+        if (PyObject_GetBuffer(starts_obj, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+            return NULL;
+        }
+        have_view = 1;
+        if (view.itemsize != (Py_ssize_t)sizeof(long long) || view.format == NULL ||
+            strcmp(view.format, "q") != 0) {
+            PyErr_SetString(PyExc_TypeError, "starts must be int64 (format 'q')");
+            goto done;
+        }
+    }
+    else {
+        seq = PySequence_Fast(starts_obj, "starts must be a sequence of int");
+        if (seq == NULL) {
+            return NULL;
+        }
     }
     tr = PyMem_Calloc(1, sizeof(Triggers));
     if (tr == NULL) {
@@ -537,7 +550,7 @@ trigger_segments(PyObject *module, PyObject *args)
         tr->head[a][b] = (unsigned char)(n_words + 1);
         n_words++;
     }
-    Py_ssize_t n_segs = PySequence_Fast_GET_SIZE(seq);
+    Py_ssize_t n_segs = have_view ? view.len / view.itemsize : PySequence_Fast_GET_SIZE(seq);
     Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     starts = PyMem_Malloc((size_t)(n_segs + 1) * sizeof(Py_ssize_t));
     if (starts == NULL) {
@@ -545,6 +558,10 @@ trigger_segments(PyObject *module, PyObject *args)
         goto done;
     }
     for (Py_ssize_t k = 0; k < n_segs; k++) {
+        if (have_view) {
+            starts[k] = (Py_ssize_t)((const long long *)view.buf)[k];
+            continue;
+        }
         starts[k] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
         if (starts[k] == -1 && PyErr_Occurred()) {
             goto done;
@@ -581,7 +598,10 @@ trigger_segments(PyObject *module, PyObject *args)
         }
     }
 done:
-    Py_DECREF(seq);
+    Py_XDECREF(seq);
+    if (have_view) {
+        PyBuffer_Release(&view);
+    }
     PyMem_Free(tr);
     PyMem_Free(starts);
     return result;

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from itertools import accumulate, compress
 from operator import add, attrgetter, not_
 from typing import Any
@@ -287,11 +287,15 @@ def scan_collected(collected: Collected) -> list[Raw]:
     values, hints = collected.values, collected.hints
     if not values:
         return []
+    starts: Sequence[int]
+    order: Sequence[int]
     if collected.negative is not None and _speedups is not None:
-        text, starts, joined_hints, order_or_none, runs_count = _speedups.join(
+        # starts and order come back as int64 arrays: no int object per value.
+        text, starts_raw, joined_hints, order_raw, runs_count = _speedups.join(
             values, hints, collected.negative
         )
-        order = order_or_none or []
+        starts = memoryview(starts_raw).cast("q")
+        order = memoryview(order_raw).cast("q") if order_raw is not None else []
     else:
         text, starts, joined_hints, order, runs_count = _join_py(values, hints)
     runs_end = starts[runs_count] - 1 if runs_count < len(values) else len(text)
