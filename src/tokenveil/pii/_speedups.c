@@ -37,6 +37,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 
 #define F_KINDS 1
 #define F_NEGATIVE 2
@@ -930,10 +931,30 @@ utf8_length(const unsigned char *p, const unsigned char *end)
 /* The string whose opening quote was just consumed. On LX_OK, *out and *len hold its UTF-8
  * (pointing into the input when it has no escape, else into scratch), *chars its length in
  * code points and *ascii whether it is all ASCII. */
+/* Nonzero when one of the 8 bytes of x may be '"', '\\', a control character or non-ASCII
+ * (SWAR; a false alarm is possible only above a true one, and the byte loop decides). */
+static inline uint64_t
+may_be_special(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | (x - ones * 0x20) |
+            x) &
+           highs;
+}
+
 static int
 lex_string(Lexer *lx, const unsigned char **out, Py_ssize_t *len, Py_ssize_t *chars, int *ascii)
 {
     const unsigned char *start = lx->p, *p = start, *end = lx->end;
+    while (end - p >= 8) {
+        uint64_t word;
+        memcpy(&word, p, 8);
+        if (may_be_special(word)) {
+            break;
+        }
+        p += 8;
+    }
     while (p < end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x80) {
         p++;
     }
@@ -1474,6 +1495,14 @@ leaves(PyObject *module, PyObject *args)
         st->hints = PyList_New(0);
         st->keyed = PyList_New(0);
         if (st->values && st->parents && st->steps && st->hints && st->keyed) {
+            /* Out of the collector's sight while they grow (a young-generation pass would walk
+             * them again and again); they hold nothing that can form a cycle meanwhile, and are
+             * tracked again before anyone else sees them. */
+            PyObject_GC_UnTrack(st->values);
+            PyObject_GC_UnTrack(st->parents);
+            PyObject_GC_UnTrack(st->steps);
+            PyObject_GC_UnTrack(st->hints);
+            PyObject_GC_UnTrack(st->keyed);
             lx.p = data.buf;
             lx.end = lx.p + data.len;
             rc = lex_value(&lx, Py_None, NULL, 0, root_hint, root_flags, 0);
@@ -1483,6 +1512,11 @@ leaves(PyObject *module, PyObject *args)
                     rc = LX_ODD; /* extra data */
                 }
             }
+            PyObject_GC_Track(st->values);
+            PyObject_GC_Track(st->parents);
+            PyObject_GC_Track(st->steps);
+            PyObject_GC_Track(st->hints);
+            PyObject_GC_Track(st->keyed);
         }
     }
     if (rc == LX_OK) {
