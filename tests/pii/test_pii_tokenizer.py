@@ -201,3 +201,16 @@ def test_locations_cost_the_garbage_collector_nothing() -> None:
     assert collected is not None
     assert collected.parents == [((None, "a"), 0), ((None, "a"), 1)]
     assert not any(gc.is_tracked(parent) for parent in collected.parents)
+
+
+def test_special_bytes_are_seen_at_every_offset_of_an_eight_byte_word() -> None:
+    """Strings are scanned 8 bytes at a time: a quote, escape, control or non-ASCII byte is
+    handled the same whichever offset of the word it falls on."""
+    specials = ['\\"', "\\\\", "\\n", "\\u00e9", "é", "\U0001f600", "\x1f", "\x7f", '"']
+    for special in specials:
+        for offset in range(18):
+            value = "a" * offset + special + "b" * (17 - offset)
+            raw = ('{"k": "' + value + '", "email": "ana@example.org"}').encode()
+            _check(raw)
+            if special not in ("\x1f", '"'):
+                assert _structure.collect_json(raw) is not None, (special, offset)
