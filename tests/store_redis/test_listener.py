@@ -184,3 +184,36 @@ async def test_foreign_messages_on_the_channel_are_skipped(
         await revocations.bump_state_version()
         items = await inbox.wait_for(2)
     assert items == [Invalidation("resync"), Invalidation("version", 1)]
+
+
+async def test_stop_returns_even_when_the_driver_swallows_the_cancellation(
+    prefix: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py's get_message can eat a cancellation and return None; stop() still ends the task.
+
+    Before the fix the listener went on waiting for messages and ``TokenService.close()`` hung
+    (seen as an intermittent hang of tests/defence_integration/test_redis.py).
+    """
+    from redis.asyncio.client import PubSub
+
+    original = PubSub.get_message
+    swallowed = 0
+
+    async def swallowing(self: PubSub, *args: object, **kwargs: object) -> object:
+        nonlocal swallowed
+        try:
+            return await original(self, *args, **kwargs)  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            swallowed += 1
+            return None
+
+    monkeypatch.setattr(PubSub, "get_message", swallowing)
+    listener = _listener(redis_url, Inbox(), f"{prefix}invalidate")
+    await listener.start()
+    async with asyncio.timeout(5):
+        await listener.wait_connected()
+    stopping = asyncio.create_task(listener.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert stopping in done, "stop() did not return within 5 s"
+    assert swallowed >= 1
+    assert not listener.connected

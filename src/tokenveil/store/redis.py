@@ -241,6 +241,7 @@ class RedisInvalidationListener:
         self._health = health_check_interval
         self._client_name = client_name
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._connected = asyncio.Event()
         #: How many times a subscription was established (1 after the first connection).
         self.connections = 0
@@ -261,11 +262,21 @@ class RedisInvalidationListener:
             self._task = asyncio.create_task(self._run(), name="tokenveil-invalidation-listener")
 
     async def stop(self) -> None:
+        """Cancel the task and wait until it has ended.
+
+        redis-py's ``get_message`` can swallow a cancellation that lands while it reads (the
+        task then goes on waiting for messages): the loop also watches ``_stopping``, and the
+        cancellation is repeated until the task is done, so ``stop`` always returns.
+        """
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            self._stopping = True
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+            if not task.cancelled() and task.exception() is not None:
+                _log.error("invalidation listener ended: %s", type(task.exception()).__name__)
+            self._stopping = False
         self._connected.clear()
 
     async def __aenter__(self) -> RedisInvalidationListener:
@@ -277,7 +288,7 @@ class RedisInvalidationListener:
 
     async def _run(self) -> None:
         delay = self._retry_initial
-        while True:
+        while not self._stopping:
             # No driver-level retry: a silent reconnect inside redis-py would hide the gap in
             # which messages were lost, and we must answer that gap with a resync.
             client = connect(
@@ -294,7 +305,7 @@ class RedisInvalidationListener:
                 self._connected.set()
                 delay = self._retry_initial
                 await self._deliver(Invalidation("resync"))
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=1.0)
                     if message is None or message.get("type") != "message":
                         continue
