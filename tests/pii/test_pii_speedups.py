@@ -212,3 +212,18 @@ def test_c_trigger_segments_refuse_starts_of_another_width() -> None:
     """A buffer of starts must hold int64: anything else is refused, never misread."""
     with pytest.raises(TypeError):
         speedups.trigger_segments("abc", memoryview(b"\x00" * 8).cast("i"), ("name",))
+
+
+_SHAPE_PIECES = st.sampled_from(
+    [b"0", b"00", b"0000000", b"A", b"a", b"_", b".", b"/", b"-", b" ", b"(", b")", b"+", b":"]
+)
+
+
+@needs_c
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_SHAPE_PIECES, max_size=40).map(b"".join), st.integers(-2, 200))
+def test_c_digit_gates_match_the_regexes(shape: bytes, runs_end: int) -> None:
+    """Digit runs, dotted-quad gates and DNI/NIE gates: the same hits as RUN, IPV4_GATE and
+    NIE_GATE, for any shape and any end of the digit-run region."""
+    end = min(max(runs_end, 0), len(shape))
+    assert speedups.digit_gates(shape, runs_end) == _engine._digit_gates_py(shape, end)

@@ -246,12 +246,12 @@ def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list
     local: list[tuple[str, int, int, float]] = []
     # Values from runs_end on sit under negative keys (see scan): their runs are never read.
     runs_end = segs.runs_end
-    spans = [m.span() for m in p.RUN.finditer(shape, 0, runs_end)]
+    spans, quad_gates, glued = _digit_gates(shape, runs_end)
     seen = {s for s, _e in spans}
     phones: _PhoneMemo = {}
-    for gate in p.IPV4_GATE.finditer(shape, 0, runs_end):
+    for gate in quad_gates:
         for back in (1, 2, 3):
-            quad = p.IPV4_AT.match(shape, gate.start() - back)
+            quad = p.IPV4_AT.match(shape, gate - back)
             if quad is not None and quad.start() not in seen:
                 seen.add(quad.start())
                 spans.append(quad.span())
@@ -266,8 +266,25 @@ def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list
         _classify_digits(text, s, e, _Context(text, seg_start, s, hint), local, phones)
         for kind, fs, fe, conf in local:
             found.append((idx, kind, fs, fe, conf))
+    return glued
+
+
+def _digit_gates(shape: bytes, runs_end: int) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """Digit-run spans and dotted-quad gates before ``runs_end``, and DNI/NIE gate positions."""
+    if _speedups is not None:
+        return _speedups.digit_gates(shape, runs_end)
+    return _digit_gates_py(shape, runs_end)
+
+
+def _digit_gates_py(
+    shape: bytes, runs_end: int
+) -> tuple[list[tuple[int, int]], list[int], list[int]]:
+    """:func:`_digit_gates` with :mod:`re`: the reference of the C pass."""
+    spans = [m.span() for m in p.RUN.finditer(shape, 0, runs_end)]
+    quads = [m.start() for m in p.IPV4_GATE.finditer(shape, 0, runs_end)]
     # The gate matches one character after the start of both shapes (12345678Z, X1234567L).
-    return [m.start() - 1 for m in p.NIE_GATE.finditer(shape)]
+    glued = [m.start() - 1 for m in p.NIE_GATE.finditer(shape)]
+    return spans, quads, glued
 
 
 def _alnum(text: str, shape: bytes, glued: list[int], segs: _Segments, found: _Found) -> None:

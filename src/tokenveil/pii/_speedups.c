@@ -28,6 +28,10 @@
  *     True when the bytes hold 20 ASCII digits in a row, or "-" and 19 digits: integers that
  *     orjson would read as floats.
  *
+ * digit_gates(shape, runs_end)
+ *     The digit-run spans, dotted-quad gate starts and DNI/NIE gate positions that _engine's
+ *     RUN, IPV4_GATE and NIE_GATE regexes find in the shape; see the function.
+ *
  * secret_positions(text)
  *     Positions where a secret may start, as _engine's regex and literal gates find them.
  *
@@ -1552,12 +1556,169 @@ leaves(PyObject *module, PyObject *args)
     return result;
 }
 
+/* ---- digit_gates(): the digit-run, IPv4 and DNI/NIE gates of _engine._digit_runs ----
+ *
+ * Exactly these re.finditer calls over the text's shape (digits "0", letters "A"/"a"):
+ *   RUN       0(?<![0Aa_./-]0)(?:[ .()/-]{0,2}+0){6,}+(?![0Aa_])   over shape[:runs_end]
+ *   IPV4_GATE \.0{1,3}\.0{1,3}\.0                                  over shape[:runs_end]
+ *   NIE_GATE  0000000-?A(?![Aa0])                                  over the whole shape
+ * returning (RUN spans, IPV4_GATE starts, NIE_GATE starts - 1). Every quantifier above is
+ * deterministic (the separators never include "0", and possessive groups never give back), so
+ * one left-to-right pass with the same tests at each position finds the same matches. */
+
+static inline int
+run_separator(unsigned char c)
+{
+    return c == ' ' || c == '.' || c == '(' || c == ')' || c == '/' || c == '-';
+}
+
+static int
+append_span(PyObject *list, Py_ssize_t start, Py_ssize_t end)
+{
+    PyObject *span = Py_BuildValue("(nn)", start, end);
+    if (span == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(list, span);
+    Py_DECREF(span);
+    return rc;
+}
+
+/* Length of the run of "0" at s[i:end], at most `cap` + 1 (enough to tell "more than cap"). */
+static inline Py_ssize_t
+zeros_at(const unsigned char *s, Py_ssize_t i, Py_ssize_t end, Py_ssize_t cap)
+{
+    Py_ssize_t k = 0;
+    while (i + k < end && s[i + k] == '0' && k <= cap) {
+        k++;
+    }
+    return k;
+}
+
+static PyObject *
+digit_gates(PyObject *module, PyObject *args)
+{
+    Py_buffer view;
+    Py_ssize_t runs_end;
+    PyObject *spans = NULL, *quads = NULL, *nies = NULL, *result = NULL;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &runs_end)) {
+        return NULL;
+    }
+    const unsigned char *s = view.buf;
+    Py_ssize_t n = view.len;
+    if (runs_end > n) {
+        runs_end = n;
+    }
+    if (runs_end < 0) {
+        runs_end = 0;
+    }
+    spans = PyList_New(0);
+    quads = PyList_New(0);
+    nies = PyList_New(0);
+    if (spans == NULL || quads == NULL || nies == NULL) {
+        goto done;
+    }
+    /* RUN */
+    for (Py_ssize_t i = 0; i < runs_end;) {
+        const unsigned char *zero = memchr(s + i, '0', (size_t)(runs_end - i));
+        if (zero == NULL) {
+            break;
+        }
+        i = zero - s;
+        if (i > 0) {
+            unsigned char b = s[i - 1];
+            if (b == '0' || b == 'A' || b == 'a' || b == '_' || b == '.' || b == '/' || b == '-') {
+                i++;
+                continue;
+            }
+        }
+        Py_ssize_t p = i + 1, count = 1;
+        for (;;) {
+            Py_ssize_t q = p;
+            for (int k = 0; k < 2 && q < runs_end && run_separator(s[q]); k++) {
+                q++;
+            }
+            if (q < runs_end && s[q] == '0') {
+                p = q + 1;
+                count++;
+                continue;
+            }
+            break;
+        }
+        if (count >= 7 && !(p < runs_end && (s[p] == 'A' || s[p] == 'a' || s[p] == '_'))) {
+            if (append_span(spans, i, p) < 0) {
+                goto done;
+            }
+            i = p;
+        }
+        else {
+            i++;
+        }
+    }
+    /* IPV4_GATE */
+    for (Py_ssize_t i = 0; i < runs_end;) {
+        const unsigned char *dot = memchr(s + i, '.', (size_t)(runs_end - i));
+        if (dot == NULL) {
+            break;
+        }
+        i = dot - s;
+        Py_ssize_t p = i + 1, k1 = zeros_at(s, p, runs_end, 3);
+        if (k1 >= 1 && k1 <= 3 && p + k1 < runs_end && s[p + k1] == '.') {
+            p += k1 + 1;
+            Py_ssize_t k2 = zeros_at(s, p, runs_end, 3);
+            if (k2 >= 1 && k2 <= 3 && p + k2 + 1 < runs_end && s[p + k2] == '.' &&
+                s[p + k2 + 1] == '0') {
+                PyObject *start = PyLong_FromSsize_t(i);
+                if (start == NULL || PyList_Append(quads, start) < 0) {
+                    Py_XDECREF(start);
+                    goto done;
+                }
+                Py_DECREF(start);
+                i = p + k2 + 2;
+                continue;
+            }
+        }
+        i++;
+    }
+    /* NIE_GATE: seven zeros, then "A" or "-A", not followed by [Aa0]; leftmost start of a
+     * longer run of zeros cannot match (its eighth character is "0"), so only the last seven
+     * of each run are tried. */
+    Py_ssize_t run = 0;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        if (s[j] == '0') {
+            run++;
+            continue;
+        }
+        if (run >= 7) {
+            Py_ssize_t a = (s[j] == '-') ? j + 1 : j;
+            if (a < n && s[a] == 'A' &&
+                !(a + 1 < n && (s[a + 1] == 'A' || s[a + 1] == 'a' || s[a + 1] == '0'))) {
+                PyObject *start = PyLong_FromSsize_t(j - 7 - 1);
+                if (start == NULL || PyList_Append(nies, start) < 0) {
+                    Py_XDECREF(start);
+                    goto done;
+                }
+                Py_DECREF(start);
+            }
+        }
+        run = 0;
+    }
+    result = PyTuple_Pack(3, spans, quads, nies);
+done:
+    PyBuffer_Release(&view);
+    Py_XDECREF(spans);
+    Py_XDECREF(quads);
+    Py_XDECREF(nies);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"collect", collect, METH_VARARGS, "The scannable leaves of a document (see module doc)."},
     {"leaves", leaves, METH_VARARGS, "collect() straight from JSON bytes, or None."},
     {"join", join, METH_VARARGS, "The joined text of a structure scan (see module doc)."},
     {"long_digit_run", long_digit_run, METH_O, "20 digits in a row, or '-' and 19 digits."},
     {"trigger_segments", trigger_segments, METH_VARARGS, "Segments that may hold a trigger."},
+    {"digit_gates", digit_gates, METH_VARARGS, "Digit-run, IPv4 and DNI/NIE gate hits."},
     {"secret_positions", secret_positions, METH_O, "Where a secret may start (literal gates)."},
     {NULL, NULL, 0, NULL},
 };
