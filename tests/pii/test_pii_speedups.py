@@ -117,11 +117,14 @@ def test_c_and_python_find_the_same_on_the_corpus_and_api_bodies(
     bodies = [d.body for d in generate(200, seed=7) if d.format == "json"]
     bodies += [api_body(20_000, seed=3).decode(), api_body(20_000, seed=3, pii_every=0).decode()]
     texts = [d.body for d in generate(200, seed=7) if d.format == "text"]
+    raw_bodies = [b.encode() for b in bodies]  # bytes: read by the C tokenizer
     fast = [(pii.find_in_json(b), pii.mask_json(b)) for b in bodies]
+    fast_raw = [pii.find_in_json(b) for b in raw_bodies]
     fast_texts = [pii.find(t) for t in texts]
     monkeypatch.setattr(_structure, "_speedups", None)
     monkeypatch.setattr(_engine, "_speedups", None)
     assert fast == [(pii.find_in_json(b), pii.mask_json(b)) for b in bodies]
+    assert fast_raw == [pii.find_in_json(b) for b in raw_bodies]
     assert fast_texts == [pii.find(t) for t in texts]
 
 
