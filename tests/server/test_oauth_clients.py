@@ -292,7 +292,7 @@ async def test_introspection_refused_to_clients_not_registered_for_it(
     assert denied.status_code == 403
     assert denied.json() == {
         "error": "unauthorized_client",
-        "error_description": "This client may not use this grant type.",
+        "error_description": "This client may not introspect tokens.",
     }
     public = await client.post(
         "/oauth/introspect", data={"token": access, "client_id": DEMO_CLIENT_ID}

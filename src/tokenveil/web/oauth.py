@@ -463,8 +463,9 @@ def _oauth_error(exc: OAuthError) -> Response:
     if isinstance(exc, _RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))  # RFC 6585 §4
     # RFC 6749 §5.2: the error code and a generic description; never the submitted values.
+    key = "introspection_denied" if isinstance(exc, _IntrospectionDenied) else exc.code
     return JSONResponse(
-        {"error": exc.code, "error_description": _DESCRIPTIONS.get(exc.code, "Request refused.")},
+        {"error": exc.code, "error_description": _DESCRIPTIONS.get(key, "Request refused.")},
         status_code=exc.status_code,
         headers=headers,
     )
@@ -475,6 +476,7 @@ _DESCRIPTIONS = {
     "invalid_client": "Client authentication failed.",
     "invalid_grant": "The credentials or the refresh token are invalid, expired or revoked.",
     "unauthorized_client": "This client may not use this grant type.",
+    "introspection_denied": "This client may not introspect tokens.",
     "unsupported_grant_type": "This grant type is not supported.",
     "invalid_scope": "The requested scope is invalid or not allowed.",
     "invalid_dpop_proof": "The DPoP proof is missing or invalid.",
