@@ -210,11 +210,18 @@ def clients_add(
         bool, typer.Option(help="Give the client a secret (printed once, stored hashed).")
     ] = False,
     dpop: Annotated[bool, typer.Option(help="Require DPoP-bound tokens (RFC 9449).")] = False,
+    introspect: Annotated[
+        bool,
+        typer.Option(help="May call the introspection endpoint (RFC 7662); needs --confidential."),
+    ] = False,
 ) -> None:
     """Register an OAuth client."""
     grants = grant or ["password", "refresh_token"]
     if "client_credentials" in grants and not confidential:
         err.print("[red]error:[/red] client_credentials needs --confidential")
+        raise typer.Exit(2)
+    if introspect and not confidential:
+        err.print("[red]error:[/red] --introspect needs --confidential")
         raise typer.Exit(2)
 
     async def action(service: TokenService) -> str | None:
@@ -224,13 +231,14 @@ def clients_add(
             grant_types=grants,
             confidential=confidential,
             dpop_bound=dpop,
+            introspect=introspect,
         )
         return secret
 
     secret = _run(_settings(data_dir), action)
     out.print(f"added client {client_id}")
     if secret:
-        # Shown once, to the operator's terminal only; the store keeps an argon2id hash.
+        # Shown once, to the operator's terminal only; the store keeps its SHA-256 hash.
         out.print(f"client secret (store it now, it is not shown again): {secret}")
 
 

@@ -36,13 +36,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from tokenveil._passwords import hash_password, verify_password
+from tokenveil._passwords import hash_client_secret, hash_password, verify_password
 from tokenveil._principal import Principal
 from tokenveil.config import Settings
 from tokenveil.defence import Defence, build_defence
 from tokenveil.dpop import InvalidDPoPProof
 from tokenveil.errors import (
-    InvalidClient,
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
@@ -60,6 +59,7 @@ from tokenveil.killswitch import (
     revoke_selected_families,
 )
 from tokenveil.store import Client, RefreshFamily, SecurityEvent, Store, User, open_store
+from tokenveil.store._protocols import valid_client_id
 from tokenveil.store.scaled import ScaledStore
 from tokenveil.tokens import (
     AccessTokenVerifier,
@@ -415,38 +415,33 @@ class TokenService:
         grant_types: Iterable[str] = ("password", "refresh_token"),
         confidential: bool = False,
         dpop_bound: bool = False,
+        introspect: bool = False,
     ) -> tuple[Client, str | None]:
-        """Register a client. Returns it and, for a confidential client, its secret (shown once)."""
+        """Register a client. Returns it and, for a confidential client, its secret (shown once).
+
+        The secret is stored as ``sha256$<hex>`` (:func:`hash_client_secret`): it is 256 random
+        bits, so a slow KDF adds nothing but a CPU cost any caller could make us pay.
+        ``introspect`` lets the client call the introspection endpoint (RFC 7662 §2.1); it
+        needs ``confidential``. A client id that :func:`valid_client_id` refuses is an
+        :class:`InvalidRequest` that does not repeat it.
+        """
+        if not valid_client_id(client_id):
+            raise InvalidRequest("a client id is 1-64 of A-Z a-z 0-9 . _ ~ - and not usr_...")
+        if introspect and not confidential:
+            raise InvalidRequest("only a confidential client may introspect tokens")
         secret = "tvc_" + secrets.token_urlsafe(32) if confidential else None
         client = Client(
             client_id=client_id,
             name=name,
-            secret_hash=await hash_password(secret) if secret else None,
+            secret_hash=hash_client_secret(secret) if secret else None,
             scopes=tuple(sorted(set(scopes))),
             grant_types=tuple(grant_types),
             dpop_bound=dpop_bound,
             created_at=self._clock(),
+            may_introspect=introspect,
         )
         await self.store.add_client(client)
         return client, secret
-
-    async def authenticate_client(
-        self, client_id: str | None, client_secret: str | None, *, require_secret: bool = False
-    ) -> Client:
-        """RFC 6749 §2.3. Unknown client and wrong secret give the same error."""
-        if not client_id:
-            raise InvalidClient()
-        client = await self.store.get_client(client_id)
-        if client is None:
-            await verify_password(None, client_secret or "")
-            raise InvalidClient()
-        if client.secret_hash is None:
-            if require_secret or client_secret:
-                raise InvalidClient()
-            return client
-        if not client_secret or not await verify_password(client.secret_hash, client_secret):
-            raise InvalidClient()
-        return client
 
     # -- grants (RFC 6749 §4.3, §6, §4.4) --------------------------------------------------
 

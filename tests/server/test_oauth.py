@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -194,11 +193,10 @@ async def test_client_credentials_limited_to_registered_scopes(env: Env) -> None
 async def test_introspection_is_authenticated_and_minimal(env: Env) -> None:
     """RFC 7662: only confidential clients registered for it may ask; the answer holds no PII."""
     client, service, _ = env
-    gateway, secret = await service.add_client(
-        "gateway", grant_types=["client_credentials"], confidential=True
+    _, secret = await service.add_client(
+        "gateway", grant_types=["client_credentials"], confidential=True, introspect=True
     )
     assert secret is not None
-    await service.store.update_client(dataclasses.replace(gateway, may_introspect=True))
     access = (await login(client)).json()["access_token"]
     anonymous = await client.post("/oauth/introspect", data={"token": access})
     assert anonymous.status_code == 401
