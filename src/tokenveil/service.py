@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 
 from tokenveil._passwords import hash_client_secret, hash_password, verify_password
 from tokenveil._principal import Principal
+from tokenveil._tasks import stop_task
 from tokenveil.config import Settings
 from tokenveil.defence import Defence, build_defence
 from tokenveil.dpop import InvalidDPoPProof
@@ -343,9 +344,7 @@ class TokenService:
             await self._listener.stop()
             self._listener = None
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_task(self._task)
             self._task = None
         await self.store.close()
 

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from tokenveil._tasks import stop_task
 from tokenveil.errors import ConfigurationError, StoreError, StoreUnavailable
 from tokenveil.monitor._window import (
     UsageRecord,
@@ -271,11 +272,7 @@ class RedisInvalidationListener:
         task, self._task = self._task, None
         if task is not None:
             self._stopping = True
-            while not task.done():
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.5)
-            if not task.cancelled() and task.exception() is not None:
-                _log.error("invalidation listener ended: %s", type(task.exception()).__name__)
+            await stop_task(task)
             self._stopping = False
         self._connected.clear()
 
