@@ -5,9 +5,11 @@ Weakening a default (a long access-token lifetime, plain HTTP off loopback) take
 setting and emits :class:`InsecureSettingWarning`.
 
 Every duration is checked at construction: finite and positive, the verification ``leeway``
-within 0-60 s and ``state_poll_interval`` within (0, 60] s. A refused setting is named in the
-error, never its value. ``repr``/``str`` and :meth:`Settings.as_log_dict` mask the passwords a
-``database_url`` or ``redis_url`` may carry, and never show ``kek`` (CWE-532).
+within 0-60 s and ``state_poll_interval`` within (0, 60] s; the token endpoint rate limits
+(``token_rate_per_address``, ``token_rate_per_client``) are positive whole numbers. A refused
+setting is named in the error, never its value. ``repr``/``str`` and
+:meth:`Settings.as_log_dict` mask the passwords a ``database_url`` or ``redis_url`` may carry,
+and never show ``kek`` (CWE-532).
 """
 
 from __future__ import annotations
@@ -43,7 +45,10 @@ _POSITIVE_DURATIONS = (
     "key_rotation_period",
     "state_poll_interval",
     "purge_expired_interval",
+    "token_rate_window",
 )
+#: Request counts that must be whole and positive (a limit of 0 would refuse every request).
+_POSITIVE_COUNTS = ("token_rate_per_address", "token_rate_per_client")
 #: Settings whose values are secrets: never in an error, a repr or a log line.
 _SECRET_URLS = ("database_url", "redis_url")
 _MASK = "***"
@@ -101,12 +106,23 @@ class Settings:
     #: RFC 9449 §8/§9: demand a server nonce in every DPoP proof.
     dpop_nonces: bool = False
 
+    #: Requests to the token, revocation and introspection endpoints allowed per client address
+    #: (an IPv6 address counts by its /64) in each window of ``token_rate_window`` seconds.
+    token_rate_per_address: int = 200
+    #: Token requests allowed per authenticated client in each window.
+    token_rate_per_client: int = 1000
+    token_rate_window: float = 10.0
+
     def __post_init__(self) -> None:
         if self.signing_alg not in ALGORITHMS:
             raise ConfigurationError(f"signing_alg must be one of {', '.join(ALGORITHMS)}")
         for name in _POSITIVE_DURATIONS:
             if not _finite_number(getattr(self, name)) or getattr(self, name) <= 0:
                 raise ConfigurationError(f"{name} must be a finite, positive number of seconds")
+        for name in _POSITIVE_COUNTS:
+            value = getattr(self, name)
+            if type(value) is not int or value <= 0:
+                raise ConfigurationError(f"{name} must be a positive whole number")
         if not _finite_number(self.leeway) or not 0 <= self.leeway <= MAX_LEEWAY:
             raise ConfigurationError(f"leeway must be between 0 and {MAX_LEEWAY} seconds")
         if self.state_poll_interval > MAX_STATE_POLL_INTERVAL:

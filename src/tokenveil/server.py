@@ -25,7 +25,7 @@ from tokenveil.service import TokenService
 from tokenveil.store import SecurityEvent, Store
 from tokenveil.web.deps import Authenticator
 from tokenveil.web.harden import harden
-from tokenveil.web.oauth import oauth_router
+from tokenveil.web.oauth import TokenRateLimits, oauth_router
 
 __all__ = ["DEMO_CLIENT_ID", "SERVER_SCOPES", "create_app", "ensure_demo_client"]
 
@@ -123,7 +123,12 @@ def create_app(
         swagger_ui_parameters={"persistAuthorization": False},
     )
     auth = Authenticator(scopes=SERVER_SCOPES)
-    app.include_router(oauth_router())
+    limits = TokenRateLimits(
+        window=settings.token_rate_window,
+        per_ip=settings.token_rate_per_address,
+        per_client=settings.token_rate_per_client,
+    )
+    app.include_router(oauth_router(rate_limits=limits))
     app.include_router(demo_router(auth))
     app.include_router(admin_router(auth))
 

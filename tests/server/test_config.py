@@ -60,6 +60,7 @@ def test_mask_url_hides_passwords_in_query_and_odd_urls(url: str) -> None:
         "key_rotation_period",
         "state_poll_interval",
         "purge_expired_interval",
+        "token_rate_window",
     ],
 )
 @pytest.mark.parametrize("value", [0, -1, math.inf, math.nan, True])
@@ -97,6 +98,9 @@ def test_state_poll_interval_at_most_60_seconds() -> None:
         ("TOKENVEIL_LEEWAY", "3600"),
         ("TOKENVEIL_ACCESS_TTL", "inf"),
         ("TOKENVEIL_PURGE_EXPIRED_INTERVAL", "-5"),
+        ("TOKENVEIL_TOKEN_RATE_WINDOW", "inf"),
+        ("TOKENVEIL_TOKEN_RATE_PER_ADDRESS", "0"),
+        ("TOKENVEIL_TOKEN_RATE_PER_CLIENT", "-3"),
     ],
 )
 def test_bad_environment_values_are_clean_configuration_errors(variable: str, raw: str) -> None:
@@ -105,6 +109,35 @@ def test_bad_environment_values_are_clean_configuration_errors(variable: str, ra
         Settings.from_env({variable: raw})
     assert variable.removeprefix("TOKENVEIL_").lower() in str(info.value)
     assert raw not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["token_rate_per_address", "token_rate_per_client"])
+@pytest.mark.parametrize("value", [0, -1, 2.5, math.inf, math.nan, True])
+def test_token_rate_limits_are_positive_whole_numbers(name: str, value: float) -> None:
+    """A rate limit of zero, below zero, fractional, infinite or boolean is refused, named."""
+    with pytest.raises(ConfigurationError) as info:
+        Settings(**{name: value})  # type: ignore[arg-type]
+    assert name in str(info.value)
+
+
+def test_token_rate_limits_from_the_environment() -> None:
+    """TOKENVEIL_TOKEN_RATE_* set the limits; the defaults are 200 per address and 1000 per
+    client in 10 s windows."""
+    assert (
+        Settings().token_rate_per_address,
+        Settings().token_rate_per_client,
+        Settings().token_rate_window,
+    ) == (200, 1000, 10.0)
+    settings = Settings.from_env(
+        {
+            "TOKENVEIL_TOKEN_RATE_PER_ADDRESS": "5",
+            "TOKENVEIL_TOKEN_RATE_PER_CLIENT": "7",
+            "TOKENVEIL_TOKEN_RATE_WINDOW": "2.5",
+        }
+    )
+    assert settings.token_rate_per_address == 5
+    assert settings.token_rate_per_client == 7
+    assert settings.token_rate_window == 2.5
 
 
 def test_a_bad_secret_setting_is_named_but_never_echoed() -> None:

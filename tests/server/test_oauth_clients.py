@@ -256,6 +256,38 @@ async def test_token_endpoint_limits_each_authenticated_client_only(
         assert other.status_code == 200
 
 
+async def test_rate_limits_from_settings_apply_to_the_real_app(tmp_path: Path) -> None:
+    """create_app passes Settings.token_rate_* to the router: a low per-address limit set
+    through Settings (the environment) gives 429 slow_down with Retry-After on the real app."""
+    settings = make_settings(tmp_path, token_rate_per_address=2, token_rate_window=30.0)
+    async with running(settings, MemoryStore()) as (http, _, _):
+        for _ in range(2):
+            assert (await login(http, password="wrong password")).status_code == 400
+        limited = await login(http)
+        assert limited.status_code == 429
+        assert limited.json()["error"] == "slow_down"
+        assert 1 <= int(limited.headers["retry-after"]) <= 30
+        assert limited.headers["cache-control"] == "no-store"
+
+
+async def test_per_client_rate_limit_from_settings_applies_to_the_real_app(
+    tmp_path: Path,
+) -> None:
+    """Settings.token_rate_per_client reaches the real app's per-client limit."""
+    settings = make_settings(tmp_path, token_rate_per_client=1)
+    async with running(settings, MemoryStore()) as (http, service, _):
+        _, secret = await service.add_client(
+            "reporting", grant_types=["client_credentials"], confidential=True
+        )
+        assert secret is not None
+        assert (
+            await http.post("/oauth/token", data=CC, auth=("reporting", secret))
+        ).status_code == 200
+        again = await http.post("/oauth/token", data=CC, auth=("reporting", secret))
+        assert again.status_code == 429
+        assert "retry-after" in again.headers
+
+
 @pytest.mark.redis
 async def test_rate_limits_are_shared_by_instances_with_redis(
     tmp_path: Path, redis_url: str, redis_namespace: str
