@@ -327,6 +327,74 @@ async def test_twenty_concurrent_consumes_yield_exactly_one_ok(store: Store) -> 
     assert statuses == ["ok"] + ["reused"] * 19
 
 
+async def test_rotate_consumes_and_stores_the_successor_in_one_step(store: Store) -> None:
+    """rotate: the token becomes ``reused`` and its successor is stored, consumable on its own."""
+    await store.create_family(family(), record("h1"))
+    result = await store.rotate("h1", record("h2"), NOW + 5)
+    assert result.status == "ok"
+    assert result.record is not None
+    assert result.record.consumed_at == NOW + 5
+    assert result.family == family()
+    assert (await store.peek("h1")).status == "reused"
+    assert (await store.consume("h2", NOW + 6)).status == "ok"
+
+
+async def test_rotate_of_a_reused_or_unknown_token_writes_nothing(store: Store) -> None:
+    """``reused`` and ``unknown`` store no successor."""
+    await store.create_family(family(), record("h1"))
+    assert (await store.consume("h1", NOW)).status == "ok"
+    reused = await store.rotate("h1", record("h2"), NOW + 1)
+    assert reused.status == "reused"
+    assert reused.family is not None
+    assert (await store.peek("h2")).status == "unknown"
+    unknown = await store.rotate("never-issued", record("h3"), NOW + 1)
+    assert unknown.status == "unknown"
+    assert unknown.family is None
+    assert (await store.peek("h3")).status == "unknown"
+
+
+async def test_rotate_whose_successor_cannot_be_stored_leaves_the_token_unconsumed(
+    store: Store,
+) -> None:
+    """Both or neither: a successor whose hash is taken, or of another family, is a StoreError
+    and the token stays usable (a failed write never burns it)."""
+    await store.create_family(family(), record("h1"))
+    await store.create_family(family("f2"), record("taken", fid="f2"))
+    with pytest.raises(StoreError):
+        await store.rotate("h1", record("taken"), NOW + 1)
+    with pytest.raises(StoreError):
+        await store.rotate("h1", record("h2", fid="f2"), NOW + 1)
+    assert (await store.peek("h1")).status == "ok"
+    assert (await store.peek("h2")).status == "unknown"
+    assert (await store.rotate("h1", record("h2"), NOW + 2)).status == "ok"
+
+
+async def test_rotate_stores_no_successor_for_a_dead_family(store: Store) -> None:
+    """A revoked or expired family, or an idle token, is consumed but gets no successor."""
+    await store.create_family(family(), record("h1"))
+    await store.revoke_family("f1", NOW, "test")
+    assert (await store.rotate("h1", record("h1-next"), NOW + 1)).status == "ok"
+    await store.create_family(family("f2", expires_at=NOW + 10), record("h2", fid="f2"))
+    assert (await store.rotate("h2", record("h2-next", fid="f2"), NOW + 10)).status == "ok"
+    await store.create_family(family("f3"), record("h3", fid="f3", idle=NOW + 3))
+    assert (await store.rotate("h3", record("h3-next", fid="f3"), NOW + 3)).status == "ok"
+    for successor in ("h1-next", "h2-next", "h3-next"):
+        assert (await store.peek(successor)).status == "unknown"
+
+
+async def test_twenty_concurrent_rotates_store_exactly_one_successor(store: Store) -> None:
+    """Of 20 concurrent rotations of one token exactly one is ``ok`` and only its successor
+    is stored (RFC 9700 §4.14)."""
+    await store.create_family(family(), record("race"))
+    results = await asyncio.gather(
+        *(store.rotate("race", record(f"next-{i}"), NOW + i) for i in range(20))
+    )
+    assert sorted(r.status for r in results) == ["ok"] + ["reused"] * 19
+    winner = next(i for i, r in enumerate(results) if r.status == "ok")
+    stored = [i for i in range(20) if (await store.peek(f"next-{i}")).status == "ok"]
+    assert stored == [winner]
+
+
 # -- revocation and state --------------------------------------------------------------------
 
 

@@ -48,6 +48,21 @@ async def test_two_stores_race_on_one_database(sql_factory: SqlFactory) -> None:
     assert sorted(r.status for r in results) == ["ok"] + ["reused"] * 19
 
 
+async def test_two_stores_race_to_rotate_on_one_database(sql_factory: SqlFactory) -> None:
+    """Two SqlStores rotating one token 20 times: one ``ok``, one successor stored."""
+    first, second = sql_factory(), sql_factory()
+    async with first, second:
+        await first.create_family(family(), record("race"))
+        stores = [first, second] * 10
+        results = await asyncio.gather(
+            *(s.rotate("race", record(f"next-{i}"), NOW + i) for i, s in enumerate(stores))
+        )
+        assert sorted(r.status for r in results) == ["ok"] + ["reused"] * 19
+        stored = [i for i in range(20) if (await second.peek(f"next-{i}")).status == "ok"]
+        assert len(stored) == 1
+        assert results[stored[0]].status == "ok"
+
+
 async def test_concurrent_open_creates_the_schema_once(sql_factory: SqlFactory) -> None:
     """Three stores opening a fresh database at once all succeed and see one state row."""
     stores = [sql_factory() for _ in range(3)]

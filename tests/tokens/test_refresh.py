@@ -7,14 +7,14 @@ import asyncio
 import pytest
 
 from tests.tokens._helpers import Clock
-from tokenveil.errors import InvalidGrant, RefreshTokenReuse
-from tokenveil.store import MemoryStore
-from tokenveil.tokens import REFRESH_TOKEN_PATTERN, RefreshTokens, hash_refresh_token
+from tokenveil.errors import InvalidGrant, RefreshTokenReuse, StoreError, StoreUnavailable
+from tokenveil.store import ConsumeResult, MemoryStore, RefreshRecord, Store
+from tokenveil.tokens import REFRESH_TOKEN_PATTERN, RefreshTokens, _refresh, hash_refresh_token
 
 HOUR = 3600
 
 
-def _tokens(store: MemoryStore, clock: Clock) -> RefreshTokens:
+def _tokens(store: Store, clock: Clock) -> RefreshTokens:
     return RefreshTokens(store, idle_ttl=24 * HOUR, absolute_ttl=30 * 24 * HOUR, clock=clock)
 
 
@@ -155,3 +155,73 @@ async def test_concurrent_rotation_exactly_one_wins() -> None:
     )
     assert sum(not isinstance(r, BaseException) for r in results) == 1
     assert all(isinstance(r, InvalidGrant) for r in results if isinstance(r, BaseException))
+
+
+class SuccessorWriteFails(MemoryStore):
+    """A store whose write of a successor token fails (a lost connection mid-rotation)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing = False
+
+    async def add_token(self, record: RefreshRecord) -> None:
+        if self.failing:
+            raise StoreUnavailable("the store is unavailable")
+        await super().add_token(record)
+
+    async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
+        if self.failing:  # one transaction: the consume fails with the write
+            raise StoreUnavailable("the store is unavailable")
+        return await super().rotate(token_hash, successor, now)
+
+
+async def test_store_failure_while_rotating_does_not_burn_the_token() -> None:
+    """A store failure during rotation leaves the token usable: the owner's retry succeeds and
+    is not taken for reuse (no family revocation, no reuse event)."""
+    store, clock = SuccessorWriteFails(), Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=["profile"])
+    store.failing = True
+    with pytest.raises(StoreUnavailable):
+        await tokens.rotate(first.token, client_id="web")
+    store.failing = False
+    second = await tokens.rotate(first.token, client_id="web")
+    assert second.family.id == first.family.id
+    family = await store.get_family(first.family.id)
+    assert family is not None
+    assert family.revoked_at is None
+    assert await store.list_events("refresh.reuse") == []
+
+
+async def test_successor_write_refused_by_the_database_does_not_burn_the_token(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On every backend, a successor the store refuses (here: its hash is taken) rolls the
+    consume back: the token still refreshes afterwards, without a reuse alarm."""
+    clock = Clock()
+    tokens = _tokens(store, clock)
+    first = await tokens.start(sub="usr_1", client_id="web", scope=["profile"])
+    other = await tokens.start(sub="usr_2", client_id="web", scope=["profile"])
+    monkeypatch.setattr(_refresh, "_new_token", lambda: other.token)
+    with pytest.raises(StoreError):
+        await tokens.rotate(first.token, client_id="web")
+    monkeypatch.undo()
+    second = await tokens.rotate(first.token, client_id="web")
+    assert second.token != other.token
+    assert await store.list_events("refresh.reuse") == []
+
+
+async def test_concurrent_rotation_exactly_one_wins_on_every_backend(store: Store) -> None:
+    """Ten concurrent rotations on memory, SQLite and PostgreSQL: one succeeds, the others are
+    reuse, and the family is revoked (RFC 9700 §4.14)."""
+    tokens = _tokens(store, Clock())
+    first = await tokens.start(sub="usr_1", client_id="web", scope=[])
+    results = await asyncio.gather(
+        *(tokens.rotate(first.token, client_id="web") for _ in range(10)), return_exceptions=True
+    )
+    won = [r for r in results if not isinstance(r, BaseException)]
+    assert len(won) == 1
+    assert all(isinstance(r, RefreshTokenReuse) for r in results if isinstance(r, BaseException))
+    family = await store.get_family(first.family.id)
+    assert family is not None
+    assert family.revoke_reason == "reuse"

@@ -34,6 +34,7 @@ __all__ = [
     "StoredKey",
     "User",
     "UserStore",
+    "token_live",
     "valid_client_id",
 ]
 
@@ -129,6 +130,12 @@ class RefreshRecord:
     created_at: float
     idle_expires_at: float
     consumed_at: float | None = None
+
+
+def token_live(family: RefreshFamily, record: RefreshRecord, now: float) -> bool:
+    """Whether ``record`` may still be used at ``now``: its family neither revoked nor past its
+    absolute lifetime, the token itself not past its idle lifetime."""
+    return family.revoked_at is None and now < min(family.expires_at, record.idle_expires_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +236,19 @@ class RefreshStore(Protocol):
         ``reused`` when the token was already consumed (the caller revokes the family);
         ``unknown`` when no such token is stored. Expiry and revocation are the caller's checks,
         made on the returned record and family.
+        """
+        ...
+
+    async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
+        """Consume the token and store its ``successor`` in one step: both happen or neither.
+
+        Same outcome and same exactly-one-``ok`` guarantee as :meth:`consume`. The successor is
+        stored only on ``ok`` and only when the family is live (not revoked, ``now`` before the
+        family's ``expires_at`` and the token's ``idle_expires_at``); ``reused`` and ``unknown``
+        write nothing. A successor of another family, or one whose hash is taken, is a
+        :class:`tokenveil.errors.StoreError` and leaves the token unconsumed; so does a store
+        failure, so an outage can never burn a token without handing out the next (RFC 9700
+        §4.14: the honest owner's retry would otherwise look like theft).
         """
         ...
 

@@ -25,6 +25,7 @@ from tokenveil.store._protocols import (
     SecurityEvent,
     StoredKey,
     User,
+    token_live,
     valid_client_id,
 )
 
@@ -197,6 +198,26 @@ class MemoryStore:
                 return ConsumeResult("reused", record, family)
             record = dataclasses.replace(record, consumed_at=now)
             self._tokens[token_hash] = record
+            return ConsumeResult("ok", record, family)
+
+    async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
+        self._check()
+        async with self._lock:  # one step, as the SQL transaction is
+            record = self._tokens.get(token_hash)
+            if record is None:
+                return ConsumeResult("unknown")
+            family = self._families.get(record.family_id)
+            if record.consumed_at is not None:
+                return ConsumeResult("reused", record, family)
+            # Every refusal before any change: the token stays unconsumed.
+            if successor.family_id != record.family_id:
+                raise StoreError("the successor belongs to another refresh family")
+            if successor.token_hash in self._tokens:
+                raise StoreError("a refresh token with this hash already exists")
+            record = dataclasses.replace(record, consumed_at=now)
+            self._tokens[token_hash] = record
+            if family is not None and token_live(family, record, now):
+                self._tokens[successor.token_hash] = successor
             return ConsumeResult("ok", record, family)
 
     async def peek(self, token_hash: str) -> ConsumeResult:

@@ -146,6 +146,9 @@ class ScaledStore:
     async def consume(self, token_hash: str, now: float) -> ConsumeResult:
         return await self.sql.consume(token_hash, now)
 
+    async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
+        return await self.sql.rotate(token_hash, successor, now)
+
     async def peek(self, token_hash: str) -> ConsumeResult:
         return await self.sql.peek(token_hash)
 

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Update, and_, case, delete, insert, or_, select, update
+from sqlalchemy import Select, Update, and_, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -37,6 +37,7 @@ from tokenveil.store._protocols import (
     SecurityEvent,
     StoredKey,
     User,
+    token_live,
     valid_client_id,
 )
 from tokenveil.store._sql_engine import (
@@ -258,30 +259,51 @@ class SqlStore:
             .where(t.tokens.c.token_hash == token_hash, t.tokens.c.consumed_at.is_(None))
             .values(consumed_at=now)
         )
-        family_cols = [c.label(f"f_{c.name}") for c in t.families.c]
-        fetch = (
-            select(t.tokens, *family_cols)
-            .select_from(t.tokens.outerjoin(t.families, t.tokens.c.family_id == t.families.c.id))
-            .where(t.tokens.c.token_hash == token_hash)
-        )
         async with self._begin() as conn:
             won = (await conn.execute(mark)).rowcount == 1
-            row = (await conn.execute(fetch)).first()
+            row = (await conn.execute(self._token_with_family(token_hash))).first()
         if row is None:
             return ConsumeResult("unknown")
         m = row._mapping
         family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
         return ConsumeResult("ok" if won else "reused", rows.record_from_row(m), family)
 
-    async def peek(self, token_hash: str) -> ConsumeResult:
+    async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
+        # The consume of ``consume`` and the successor's INSERT share one transaction: a failed
+        # or refused INSERT rolls the consume back, so the token is never burnt alone.
+        mark = (
+            update(t.tokens)
+            .where(t.tokens.c.token_hash == token_hash, t.tokens.c.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
+        async with self._begin("the successor refresh token already exists") as conn:
+            won = (await conn.execute(mark)).rowcount == 1
+            row = (await conn.execute(self._token_with_family(token_hash))).first()
+            if row is None:
+                return ConsumeResult("unknown")
+            m = row._mapping
+            family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
+            record = rows.record_from_row(m)
+            if not won:
+                return ConsumeResult("reused", record, family)
+            if successor.family_id != record.family_id:
+                raise StoreError("the successor belongs to another refresh family")
+            if family is not None and token_live(family, record, now):
+                await conn.execute(insert(t.tokens).values(rows.record_values(successor)))
+        return ConsumeResult("ok", record, family)
+
+    @staticmethod
+    def _token_with_family(token_hash: str) -> Select[Any]:
         family_cols = [c.label(f"f_{c.name}") for c in t.families.c]
-        fetch = (
+        return (
             select(t.tokens, *family_cols)
             .select_from(t.tokens.outerjoin(t.families, t.tokens.c.family_id == t.families.c.id))
             .where(t.tokens.c.token_hash == token_hash)
         )
+
+    async def peek(self, token_hash: str) -> ConsumeResult:
         async with self._begin() as conn:
-            row = (await conn.execute(fetch)).first()
+            row = (await conn.execute(self._token_with_family(token_hash))).first()
         if row is None:
             return ConsumeResult("unknown")
         m = row._mapping

@@ -5,10 +5,12 @@ log redaction recognise it; the store only ever sees its SHA-256. Each use consu
 returns a new one in the same family. A consumed token presented again means two parties hold
 it: the whole family is revoked and a security event recorded.
 
-Consuming is the point of no return, so every check that can fail for a reason the client did
-not cause (the store's freshness, the user's account, the scopes still allowed) runs *before*
-it, through :meth:`RefreshTokens.rotate`'s ``before_consume``: a token burnt by a request that
-then fails is presented again by its honest owner, looks like theft, and takes the family down.
+Consuming is the point of no return. It happens in one store step with storing the successor
+(``RefreshStore.rotate``), so a store failure never burns a token alone; and every check that
+can fail for a reason the client did not cause (the store's freshness, the user's account, the
+scopes still allowed) runs *before* it, through :meth:`RefreshTokens.rotate`'s
+``before_consume``: a token burnt by a request that then fails is presented again by its honest
+owner, looks like theft, and takes the family down.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tokenveil.store._protocols import (
     RefreshRecord,
     RefreshStore,
     SecurityEvent,
+    token_live,
 )
 
 __all__ = ["REFRESH_TOKEN_PATTERN", "NewRefreshToken", "RefreshTokens", "hash_refresh_token"]
@@ -110,17 +113,21 @@ class RefreshTokens:
         digest = hash_refresh_token(token)
         peeked = await self._store.peek(digest)
         family = peeked.family
-        if peeked.status == "ok" and family is not None and peeked.record is not None:
+        if family is None or peeked.record is None:
+            raise InvalidGrant()
+        if peeked.status == "ok":
             if family.dpop_jkt is not None and family.dpop_jkt != dpop_jkt:
                 # RFC 9449 §5: no proof of the bound key, no rotation; and the token is left
                 # unconsumed, so a thief holding it cannot burn it and log its owner out.
                 raise InvalidGrant()
-            live = family.revoked_at is None and now < min(
-                family.expires_at, peeked.record.idle_expires_at
-            )
+            live = token_live(family, peeked.record, now)
             if before_consume is not None and live and family.client_id == client_id:
                 await before_consume(family)
-        result = await self._store.consume(digest, now)
+        # Consume and store the successor in one step: a store failure between the two would
+        # burn the token without handing out the next, and the owner's retry would look like
+        # theft (RFC 9700 §4.14). The successor is written only if this request wins.
+        successor = _new_token()
+        result = await self._store.rotate(digest, self._record(successor, family, now), now)
         family = result.family
         if result.status == "unknown" or family is None or result.record is None:
             raise InvalidGrant()
@@ -134,20 +141,17 @@ class RefreshTokens:
                 )
             )
             raise RefreshTokenReuse(family.id)
-        if family.revoked_at is not None:
-            raise InvalidGrant()
-        if now >= family.expires_at or now >= result.record.idle_expires_at:
-            raise InvalidGrant()
+        if not token_live(family, result.record, now):
+            raise InvalidGrant()  # the store kept no successor for a dead family
         if family.client_id != client_id:
             # RFC 6749 §6: a refresh token is bound to the client it was issued to. The token is
-            # consumed already; revoke the family, as a stolen token is the likely story.
+            # consumed already; revoke the family (and the unissued successor with it), as a
+            # stolen token is the likely story.
             await self._store.revoke_family(family.id, now, "client_mismatch")
             raise InvalidGrant()
         if family.dpop_jkt is not None and family.dpop_jkt != dpop_jkt:
             # RFC 9449 §5: a DPoP-bound family only rotates with proof of the same key.
             raise InvalidGrant()
-        successor = _new_token()
-        await self._store.add_token(self._record(successor, family, now))
         return NewRefreshToken(successor, family)
 
     async def revoke(self, token: str, *, client_id: str | None = None) -> None:
