@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from tests.server._app import BASE, PASSWORD, login, make_settings, refresh, running
 from tokenveil import _passwords
 from tokenveil.dpop import create_proof
-from tokenveil.errors import InvalidRequest
+from tokenveil.errors import InvalidRequest, StoreError
 from tokenveil.keys import generate_private_key
 from tokenveil.server import DEMO_CLIENT_ID
 from tokenveil.service import TokenService
@@ -288,6 +288,30 @@ async def test_per_client_rate_limit_from_settings_applies_to_the_real_app(
         assert "retry-after" in again.headers
 
 
+async def test_revocation_and_introspection_spend_the_per_address_budget(
+    env: tuple[Env, Secrets],
+) -> None:
+    """Revocation and introspection take client credentials too, so they share the token
+    endpoint's per-address budget: past it, 429 slow_down with Retry-After on all three."""
+    (_, service, _), secrets = env
+    limits = TokenRateLimits(window=10.0, per_ip=2, per_client=None)
+    async with _app(service, rate_limits=limits, clock=FakeClock()) as http:
+        guess = ("gateway", "tvc_guess")
+        assert (
+            await http.post("/oauth/revoke", data={"token": "t"}, auth=guess)
+        ).status_code == 401
+        introspect = await http.post("/oauth/introspect", data={"token": "t"}, auth=guess)
+        assert introspect.status_code == 401
+        for path in ("/oauth/revoke", "/oauth/introspect", "/oauth/token"):
+            limited = await http.post(
+                path, data={**CC, "token": "t"}, auth=("gateway", secrets.gateway)
+            )
+            assert limited.status_code == 429, path
+            assert limited.json()["error"] == "slow_down"
+            assert limited.headers["retry-after"] == "10"
+            assert limited.headers["cache-control"] == "no-store"
+
+
 @pytest.mark.redis
 async def test_rate_limits_are_shared_by_instances_with_redis(
     tmp_path: Path, redis_url: str, redis_namespace: str
@@ -494,3 +518,50 @@ async def test_odd_client_input_gets_generic_4xx_without_echo(env: tuple[Env, Se
             assert 400 <= answer.status_code < 500, (path, body)
             assert "s3cr3t-canary" not in answer.text
             assert "caf" not in answer.text
+
+
+# -- store failures ----------------------------------------------------------------------------
+
+STORE_CANARY = "s3cr3t-in-a-driver-message"
+
+
+class RefusingStore(MemoryStore):
+    """A store that answers but refuses (a plain StoreError, not an outage) once switched."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refusing = False
+
+    async def get_client(self, client_id: str) -> Client | None:
+        if self.refusing:
+            raise StoreError(f"the database refused the operation: {STORE_CANARY}")
+        return await super().get_client(client_id)
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke", "/oauth/introspect"])
+async def test_store_error_on_an_endpoint_is_a_generic_503_never_a_500(
+    tmp_path: Path, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A plain StoreError inside the token, revocation or introspection endpoint is the
+    endpoints' generic 503 body, even on a bare router (no app error handlers): no 500, no
+    traceback, and neither the body nor the log holds the error's message or the secret."""
+    store = RefusingStore()
+    async with running(make_settings(tmp_path), store) as (_, service, _):
+        store.refusing = True
+        caplog.set_level(logging.INFO)
+        async with _app(service) as http:
+            answer = await http.post(
+                path, data={**CC, "token": "t"}, auth=("gateway", "tvc_presented-secret")
+            )
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "error": "temporarily_unavailable",
+        "error_description": "The service is temporarily unavailable.",
+    }
+    assert answer.headers["cache-control"] == "no-store"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "store error on an OAuth endpoint (StoreError)" in logged
+    assert all(r.exc_info is None for r in caplog.records)
+    for secret in (STORE_CANARY, "tvc_presented-secret"):
+        assert secret not in answer.text
+        assert secret not in logged

@@ -20,7 +20,8 @@ an argon2id hash from an earlier version is replaced after its first successful 
 Order on ``/oauth/token``: per-address rate limit, form, client authentication, per-client rate
 limit, DPoP proof, grant. The proof is checked only for an authenticated client, so an anonymous
 caller cannot fill the proof replay cache. Rate limits (:class:`TokenRateLimits`, fixed windows,
-in process or in Redis with the scaled store) answer ``429 slow_down`` with ``Retry-After``.
+in process or in Redis with the scaled store) answer ``429 slow_down`` with ``Retry-After``;
+revocation and introspection spend the same per-address budget before reading anything.
 
 Introspection (RFC 7662) answers only confidential clients registered with ``may_introspect``;
 another authenticated client gets ``403 unauthorized_client``. Revocation (RFC 7009) is open to
@@ -29,7 +30,9 @@ every authenticated client, for its own tokens.
 DPoP (RFC 9449 §5): a ``DPoP`` proof header on a token request binds the access token
 (``cnf.jkt``) and the refresh family to the proof's key; the answer says ``token_type: DPoP``.
 A bad proof is ``400 invalid_dpop_proof``; a missing or stale server nonce is ``400
-use_dpop_nonce`` with a fresh ``DPoP-Nonce`` (§8). A store outage is ``503`` (invariant 9).
+use_dpop_nonce`` with a fresh ``DPoP-Nonce`` (§8). A store outage, or any other store failure,
+is ``503 temporarily_unavailable`` with a generic description (invariant 9), never a 500 or a
+traceback.
 
 No answer and no log line holds a submitted secret, password, token or address.
 """
@@ -150,13 +153,18 @@ def oauth_router(
                 log.warning("token endpoint rate limit reached (per %s)", kind)
             raise _RateLimited(hit.retry_after)
 
+    async def limit_address(request: Request, service: TokenService) -> None:
+        # One budget per address across the three endpoints that take client credentials:
+        # revocation and introspection guess secrets as well as the token endpoint does.
+        address = _address_key(request, service)
+        if address is not None:
+            await limit(service, "ip", address, limits.per_ip)
+
     @router.post("/oauth/token", summary="Token endpoint (RFC 6749)")
     async def token(request: Request) -> Response:
         service = _service(request)
         try:
-            address = _address_key(request, service)
-            if address is not None:
-                await limit(service, "ip", address, limits.per_ip)
+            await limit_address(request, service)
             form = await _form(request)
             grant = form.get("grant_type", "")
             if grant not in _GRANTS:
@@ -171,8 +179,8 @@ def oauth_router(
             return _oauth_error(exc)
         except DPoPError as exc:
             return _dpop_error(exc, service)
-        except StoreUnavailable:
-            return _unavailable()
+        except StoreError as exc:
+            return _store_failed(exc)
         response = _token_response(answer, service)
         nonce = service.defence.nonce()
         if nonce is not None:
@@ -183,6 +191,7 @@ def oauth_router(
     async def revoke(request: Request) -> Response:
         service = _service(request)
         try:
+            await limit_address(request, service)
             form = await _form(request)
             client = await _client(request, service, form)
             token = form.get("token") or request.cookies.get(REFRESH_COOKIE, "")
@@ -191,8 +200,8 @@ def oauth_router(
             await service.revoke_token(token, client)
         except OAuthError as exc:
             return _oauth_error(exc)
-        except StoreUnavailable:
-            return _unavailable()
+        except StoreError as exc:
+            return _store_failed(exc)
         response = Response(status_code=200, headers=NO_STORE)
         response.delete_cookie(REFRESH_COOKIE, path="/", secure=True, httponly=True)
         return response
@@ -201,6 +210,7 @@ def oauth_router(
     async def introspect(request: Request) -> Response:
         service = _service(request)
         try:
+            await limit_address(request, service)
             form = await _form(request)
             # §2.1: the caller must authenticate; only confidential clients registered for it
             # may introspect (§4: otherwise anyone holding a client could scan for live tokens).
@@ -213,8 +223,8 @@ def oauth_router(
             body = await service.introspect(token)
         except OAuthError as exc:
             return _oauth_error(exc)
-        except StoreUnavailable:
-            return _unavailable()
+        except StoreError as exc:
+            return _store_failed(exc)
         return JSONResponse(body, headers=NO_STORE)
 
     @router.get("/.well-known/jwks.json", summary="Public signing keys (RFC 7517)")
@@ -446,8 +456,13 @@ def _dpop_error(exc: DPoPError, service: TokenService) -> Response:
     )
 
 
-def _unavailable() -> Response:
-    # Invariant 9: a store outage refuses, loudly in our logs, generically to the client.
+def _store_failed(exc: StoreError) -> Response:
+    # Invariant 9: a store outage refuses, loudly in our logs, generically to the client. Any
+    # other store failure (a refused write) is answered the same way, as the app's error
+    # handlers do, so the router alone never lets it become a 500 with a traceback. The type
+    # only in the log: a driver message may quote a value (invariant 6).
+    if not isinstance(exc, StoreUnavailable):
+        log.error("store error on an OAuth endpoint (%s)", type(exc).__name__)
     return JSONResponse(
         {"error": "temporarily_unavailable", "error_description": _DESCRIPTIONS["unavailable"]},
         status_code=503,
