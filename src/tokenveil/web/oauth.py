@@ -15,7 +15,8 @@ invalid_request``. A client id must match ``[A-Za-z0-9._~-]{1,64}`` and not star
 (user subjects do). Unknown id, malformed id or Basic header, public client presenting or lacking
 a required secret, wrong secret: one code path, one constant-time comparison, one answer, ``401
 invalid_client`` with ``WWW-Authenticate: Basic`` (§5.2). Secrets are stored as SHA-256 hashes;
-an argon2id hash from an earlier version is replaced after its first successful check.
+an argon2id hash from an earlier version is replaced after its first successful check. Client
+authentication and the rate limiter live in :mod:`tokenveil.web._client_auth`.
 
 Order on ``/oauth/token``: per-address rate limit, form, client authentication, per-client rate
 limit, DPoP proof, grant. The proof is checked only for an authenticated client, so an anonymous
@@ -39,26 +40,15 @@ No answer and no log line holds a submitted secret, password, token or address.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
-import ipaddress
 import logging
 import math
 import time
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_plus
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from tokenveil._passwords import (
-    client_secret_needs_rehash,
-    hash_client_secret,
-    verify_client_secret,
-)
 from tokenveil.dpop import DPoPError, UseDPoPNonce
 from tokenveil.errors import (
     InvalidClient,
@@ -69,12 +59,15 @@ from tokenveil.errors import (
     UnauthorizedClient,
     UnsupportedGrantType,
 )
-from tokenveil.monitor import client_ip
 from tokenveil.service import TokenResponse, TokenService
 from tokenveil.store import Client
-from tokenveil.store._protocols import valid_client_id
-from tokenveil.store._ratelimit import MemoryRateCounter, RateCounter
-from tokenveil.store.scaled import ScaledStore
+from tokenveil.store._ratelimit import RateCounter
+from tokenveil.web._client_auth import (
+    RateLimited,
+    RateLimiter,
+    TokenRateLimits,
+    authenticate,
+)
 
 __all__ = ["REFRESH_COOKIE", "TokenRateLimits", "oauth_router"]
 
@@ -83,38 +76,8 @@ log = logging.getLogger("tokenveil.web.oauth")
 REFRESH_COOKIE = "__Host-tokenveil-refresh"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _MAX_FORM_FIELD = 4096
-_MAX_BASIC = 4096
 _GRANTS = ("password", "refresh_token", "client_credentials")
 Clock = Callable[[], float]
-
-
-@dataclass(frozen=True, slots=True)
-class TokenRateLimits:
-    """Token endpoint requests allowed per fixed window of ``window`` seconds.
-
-    ``per_ip`` counts every request from one client address (an IPv6 address by its /64, which
-    one host usually holds whole), before anything else is read; ``per_client`` counts the
-    requests of one authenticated client, so an anonymous caller cannot spend a confidential
-    client's budget. ``None`` turns a limit off. Behind a reverse proxy, set the server's
-    ``trusted_proxies``, or every caller shares the proxy's address.
-    """
-
-    window: float = 10.0
-    per_ip: int | None = 200
-    per_client: int | None = 1000
-
-
-class _RateLimited(OAuthError):
-    """Too many requests; retry after the window ends."""
-
-    # Registered for token endpoint answers in the IANA OAuth Extensions Error Registry
-    # (RFC 8628 §3.5); RFC 6749 itself defines no rate-limit error.
-    code = "slow_down"
-    status_code = 429
-
-    def __init__(self, retry_after: float) -> None:
-        self.retry_after = retry_after
-        super().__init__()
 
 
 class _IntrospectionDenied(UnauthorizedClient):
@@ -132,45 +95,19 @@ def oauth_router(
     """The endpoints. ``rate_counter`` overrides where counts live (default: Redis with the
     scaled store, else this process); ``clock`` gives the rate windows' wall-clock time."""
     router = APIRouter(tags=["oauth"])
-    limits = rate_limits or TokenRateLimits()
-    counters: weakref.WeakKeyDictionary[TokenService, RateCounter] = weakref.WeakKeyDictionary()
-
-    def counter(service: TokenService) -> RateCounter:
-        if rate_counter is not None:
-            return rate_counter
-        found = counters.get(service)
-        if found is None:
-            found = _default_counter(service, limits.window)
-            counters[service] = found
-        return found
-
-    async def limit(service: TokenService, kind: str, key: str, allowed: int | None) -> None:
-        if allowed is None:
-            return
-        hit = await counter(service).hit(f"{kind}:{key}", now=clock())
-        if hit.count > allowed:
-            if hit.count == allowed + 1:  # once per key and window: a flood is not a log flood
-                log.warning("token endpoint rate limit reached (per %s)", kind)
-            raise _RateLimited(hit.retry_after)
-
-    async def limit_address(request: Request, service: TokenService) -> None:
-        # One budget per address across the three endpoints that take client credentials:
-        # revocation and introspection guess secrets as well as the token endpoint does.
-        address = _address_key(request, service)
-        if address is not None:
-            await limit(service, "ip", address, limits.per_ip)
+    limiter = RateLimiter(rate_limits or TokenRateLimits(), rate_counter, clock)
 
     @router.post("/oauth/token", summary="Token endpoint (RFC 6749)")
     async def token(request: Request) -> Response:
         service = _service(request)
         try:
-            await limit_address(request, service)
+            await limiter.address(request, service)
             form = await _form(request)
             grant = form.get("grant_type", "")
             if grant not in _GRANTS:
                 raise UnsupportedGrantType() if grant else InvalidRequest()
-            client = await _client(request, service, form)
-            await limit(service, "client", client.client_id, limits.per_client)
+            client = await authenticate(request, service, form)
+            await limiter.client(service, client.client_id)
             # Only now, for an authenticated client: a proof verified earlier would let anyone
             # fill the replay cache (RFC 9449 §11.1) without holding any credential.
             jkt = await _proof_key(request, service)
@@ -191,9 +128,9 @@ def oauth_router(
     async def revoke(request: Request) -> Response:
         service = _service(request)
         try:
-            await limit_address(request, service)
+            await limiter.address(request, service)
             form = await _form(request)
-            client = await _client(request, service, form)
+            client = await authenticate(request, service, form)
             token = form.get("token") or request.cookies.get(REFRESH_COOKIE, "")
             if not token:
                 raise InvalidRequest()
@@ -210,11 +147,11 @@ def oauth_router(
     async def introspect(request: Request) -> Response:
         service = _service(request)
         try:
-            await limit_address(request, service)
+            await limiter.address(request, service)
             form = await _form(request)
             # §2.1: the caller must authenticate; only confidential clients registered for it
             # may introspect (§4: otherwise anyone holding a client could scan for live tokens).
-            client = await _client(request, service, form, require_secret=True)
+            client = await authenticate(request, service, form, require_secret=True)
             if not client.may_introspect:
                 raise _IntrospectionDenied()
             token = form.get("token", "")
@@ -292,100 +229,6 @@ async def _form(request: Request) -> dict[str, str]:
             raise InvalidRequest()
         values[key] = value
     return values
-
-
-def _default_counter(service: TokenService, window: float) -> RateCounter:
-    if isinstance(service.store, ScaledStore):
-        from tokenveil.store.redis import RedisRateCounter
-
-        return RedisRateCounter(service.store.redis, window, prefix=service.store.prefix)
-    return MemoryRateCounter(window)
-
-
-def _address_key(request: Request, service: TokenService) -> str | None:
-    """The caller's address as a rate-limit key; an IPv6 address stands for its /64."""
-    peer = request.client.host if request.client else None
-    found = client_ip(request.scope, peer, service.settings.trusted_proxies)
-    if found is None:
-        return None
-    try:
-        ip = ipaddress.ip_address(found)
-    except ValueError:
-        return None
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
-def _credentials(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
-    """The client id and secret, from HTTP Basic or from the form (RFC 6749 §2.3.1)."""
-    client_id, secret = form.get("client_id"), form.get("client_secret")
-    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
-    if scheme.lower() != "basic":
-        return client_id, secret or None
-    if secret is not None:
-        raise InvalidRequest()  # §2.3: a client MUST NOT use more than one method per request
-    value = value.strip()
-    try:
-        if len(value) > _MAX_BASIC:
-            raise ValueError
-        decoded = base64.b64decode(value, validate=True).decode("utf-8")
-    except ValueError:  # bad base64, bad UTF-8, non-ASCII header: say nothing of which
-        raise InvalidClient() from None
-    basic_id, sep, basic_secret = decoded.partition(":")
-    if not sep:
-        raise InvalidClient()
-    # §2.3.1: both are form-urlencoded before being joined, so "+" is a space and ":" is %3A.
-    basic_id, basic_secret = unquote_plus(basic_id), unquote_plus(basic_secret)
-    if client_id is not None and client_id != basic_id:
-        raise InvalidRequest()  # two different client ids in one request
-    return basic_id, basic_secret or None
-
-
-async def _client(
-    request: Request, service: TokenService, form: dict[str, str], *, require_secret: bool = False
-) -> Client:
-    client_id, secret = _credentials(request, form)
-    return await _authenticate_client(service, client_id, secret, require_secret=require_secret)
-
-
-async def _authenticate_client(
-    service: TokenService,
-    client_id: str | None,
-    secret: str | None,
-    *,
-    require_secret: bool = False,
-) -> Client:
-    """RFC 6749 §2.3 and §5.2: the client, or :class:`InvalidClient`, the same for every failure.
-
-    Unknown or malformed id, public client with a secret (or without one when ``require_secret``),
-    confidential client without or with a wrong secret: each runs one hash and one constant-time
-    comparison and raises the same error.
-    """
-    known = client_id is not None and valid_client_id(client_id)
-    client = await service.store.get_client(client_id) if known and client_id else None
-    stored = client.secret_hash if client is not None else None
-    matched = await verify_client_secret(stored, secret or "")
-    if client is None:
-        raise InvalidClient()
-    if stored is None:
-        if secret is not None or require_secret:
-            raise InvalidClient()
-        return client
-    if secret is None or not matched:
-        raise InvalidClient()
-    if client_secret_needs_rehash(stored):
-        await _rehash(service, client, secret)
-    return client
-
-
-async def _rehash(service: TokenService, client: Client, secret: str) -> None:
-    """Replace an earlier version's argon2id hash by the SHA-256 one, once; best effort."""
-    upgraded = dataclasses.replace(client, secret_hash=hash_client_secret(secret))
-    try:
-        await service.store.update_client(upgraded)
-    except StoreError:
-        log.warning("could not upgrade a client secret hash; will retry on its next use")
 
 
 async def _proof_key(request: Request, service: TokenService) -> str | None:
@@ -475,7 +318,7 @@ def _oauth_error(exc: OAuthError) -> Response:
     if isinstance(exc, InvalidClient):
         # §5.2: 401 with the Basic challenge; RFC 9110 §15.5.2 wants a challenge on every 401.
         headers["WWW-Authenticate"] = 'Basic realm="tokenveil"'
-    if isinstance(exc, _RateLimited):
+    if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))  # RFC 6585 §4
     # RFC 6749 §5.2: the error code and a generic description; never the submitted values.
     key = "introspection_denied" if isinstance(exc, _IntrospectionDenied) else exc.code

@@ -1,0 +1,218 @@
+"""Client authentication and rate limits for the OAuth endpoints (RFC 6749 §2.3, §5.2).
+
+:func:`authenticate` reads HTTP Basic (``client_secret_basic``, id and secret form-urlencoded
+inside, §2.3.1) or ``client_id``/``client_secret`` in the form, never both. Unknown id,
+malformed id or Basic header, public client presenting or lacking a required secret, wrong
+secret: one code path, one constant-time comparison, one :class:`InvalidClient`. An argon2id
+hash from an earlier version is replaced by the ``sha256$`` one after its first successful check.
+
+:class:`RateLimiter` applies :class:`TokenRateLimits`: fixed windows counted in this process, or
+in Redis with the scaled store, raising :class:`RateLimited` (``429 slow_down``).
+
+No exception and no log line here holds a submitted secret, client id or address.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import ipaddress
+import logging
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import unquote_plus
+
+from fastapi import Request
+
+from tokenveil._passwords import (
+    client_secret_needs_rehash,
+    hash_client_secret,
+    verify_client_secret,
+)
+from tokenveil.errors import InvalidClient, InvalidRequest, OAuthError, StoreError
+from tokenveil.monitor import client_ip
+from tokenveil.service import TokenService
+from tokenveil.store import Client
+from tokenveil.store._protocols import valid_client_id
+from tokenveil.store._ratelimit import MemoryRateCounter, RateCounter
+from tokenveil.store.scaled import ScaledStore
+
+__all__ = ["RateLimited", "RateLimiter", "TokenRateLimits", "authenticate"]
+
+# The endpoints' logger: these lines belong to them.
+log = logging.getLogger("tokenveil.web.oauth")
+
+_MAX_BASIC = 4096
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRateLimits:
+    """OAuth endpoint requests allowed per fixed window of ``window`` seconds.
+
+    ``per_ip`` counts every request to the token, revocation and introspection endpoints from
+    one client address (an IPv6 address by its /64, which
+    one host usually holds whole), before anything else is read; ``per_client`` counts the
+    requests of one authenticated client, so an anonymous caller cannot spend a confidential
+    client's budget. ``None`` turns a limit off. Behind a reverse proxy, set the server's
+    ``trusted_proxies``, or every caller shares the proxy's address.
+    """
+
+    window: float = 10.0
+    per_ip: int | None = 200
+    per_client: int | None = 1000
+
+
+class RateLimited(OAuthError):
+    """Too many requests; retry after the window ends."""
+
+    # Registered for token endpoint answers in the IANA OAuth Extensions Error Registry
+    # (RFC 8628 §3.5); RFC 6749 itself defines no rate-limit error.
+    code = "slow_down"
+    status_code = 429
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__()
+
+
+class RateLimiter:
+    """Counts requests against :class:`TokenRateLimits`; one counter per service unless
+    ``rate_counter`` says where counts live."""
+
+    def __init__(
+        self, limits: TokenRateLimits, rate_counter: RateCounter | None, clock: Clock = time.time
+    ) -> None:
+        self.limits = limits
+        self._fixed = rate_counter
+        self._clock = clock
+        self._counters: weakref.WeakKeyDictionary[TokenService, RateCounter] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    async def address(self, request: Request, service: TokenService) -> None:
+        """Spend one request of the caller's address; :class:`RateLimited` past the limit."""
+        # One budget per address across the three endpoints that take client credentials:
+        # revocation and introspection guess secrets as well as the token endpoint does.
+        address = _address_key(request, service)
+        if address is not None:
+            await self._limit(service, "ip", address, self.limits.per_ip)
+
+    async def client(self, service: TokenService, client_id: str) -> None:
+        """Spend one request of an authenticated client."""
+        await self._limit(service, "client", client_id, self.limits.per_client)
+
+    def _counter(self, service: TokenService) -> RateCounter:
+        if self._fixed is not None:
+            return self._fixed
+        found = self._counters.get(service)
+        if found is None:
+            found = _default_counter(service, self.limits.window)
+            self._counters[service] = found
+        return found
+
+    async def _limit(self, service: TokenService, kind: str, key: str, allowed: int | None) -> None:
+        if allowed is None:
+            return
+        hit = await self._counter(service).hit(f"{kind}:{key}", now=self._clock())
+        if hit.count > allowed:
+            if hit.count == allowed + 1:  # once per key and window: a flood is not a log flood
+                log.warning("token endpoint rate limit reached (per %s)", kind)
+            raise RateLimited(hit.retry_after)
+
+
+def _default_counter(service: TokenService, window: float) -> RateCounter:
+    if isinstance(service.store, ScaledStore):
+        from tokenveil.store.redis import RedisRateCounter
+
+        return RedisRateCounter(service.store.redis, window, prefix=service.store.prefix)
+    return MemoryRateCounter(window)
+
+
+def _address_key(request: Request, service: TokenService) -> str | None:
+    """The caller's address as a rate-limit key; an IPv6 address stands for its /64."""
+    peer = request.client.host if request.client else None
+    found = client_ip(request.scope, peer, service.settings.trusted_proxies)
+    if found is None:
+        return None
+    try:
+        ip = ipaddress.ip_address(found)
+    except ValueError:
+        return None
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def _credentials(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
+    """The client id and secret, from HTTP Basic or from the form (RFC 6749 §2.3.1)."""
+    client_id, secret = form.get("client_id"), form.get("client_secret")
+    scheme, _, value = request.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return client_id, secret or None
+    if secret is not None:
+        raise InvalidRequest()  # §2.3: a client MUST NOT use more than one method per request
+    value = value.strip()
+    try:
+        if len(value) > _MAX_BASIC:
+            raise ValueError
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except ValueError:  # bad base64, bad UTF-8, non-ASCII header: say nothing of which
+        raise InvalidClient() from None
+    basic_id, sep, basic_secret = decoded.partition(":")
+    if not sep:
+        raise InvalidClient()
+    # §2.3.1: both are form-urlencoded before being joined, so "+" is a space and ":" is %3A.
+    basic_id, basic_secret = unquote_plus(basic_id), unquote_plus(basic_secret)
+    if client_id is not None and client_id != basic_id:
+        raise InvalidRequest()  # two different client ids in one request
+    return basic_id, basic_secret or None
+
+
+async def authenticate(
+    request: Request, service: TokenService, form: dict[str, str], *, require_secret: bool = False
+) -> Client:
+    """The request's client, authenticated from HTTP Basic or the form (RFC 6749 §2.3)."""
+    client_id, secret = _credentials(request, form)
+    return await _authenticate_client(service, client_id, secret, require_secret=require_secret)
+
+
+async def _authenticate_client(
+    service: TokenService,
+    client_id: str | None,
+    secret: str | None,
+    *,
+    require_secret: bool = False,
+) -> Client:
+    """RFC 6749 §2.3 and §5.2: the client, or :class:`InvalidClient`, the same for every failure.
+
+    Unknown or malformed id, public client with a secret (or without one when ``require_secret``),
+    confidential client without or with a wrong secret: each runs one hash and one constant-time
+    comparison and raises the same error.
+    """
+    known = client_id is not None and valid_client_id(client_id)
+    client = await service.store.get_client(client_id) if known and client_id else None
+    stored = client.secret_hash if client is not None else None
+    matched = await verify_client_secret(stored, secret or "")
+    if client is None:
+        raise InvalidClient()
+    if stored is None:
+        if secret is not None or require_secret:
+            raise InvalidClient()
+        return client
+    if secret is None or not matched:
+        raise InvalidClient()
+    if client_secret_needs_rehash(stored):
+        await _rehash(service, client, secret)
+    return client
+
+
+async def _rehash(service: TokenService, client: Client, secret: str) -> None:
+    """Replace an earlier version's argon2id hash by the SHA-256 one, once; best effort."""
+    upgraded = dataclasses.replace(client, secret_hash=hash_client_secret(secret))
+    try:
+        await service.store.update_client(upgraded)
+    except StoreError:
+        log.warning("could not upgrade a client secret hash; will retry on its next use")
