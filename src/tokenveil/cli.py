@@ -246,18 +246,23 @@ def clients_add(
 def clients_list(data_dir: DataDir = None) -> None:
     """List clients."""
 
-    async def action(service: TokenService) -> list[tuple[str, str, str, str]]:
+    async def action(service: TokenService) -> list[tuple[str, ...]]:
         return [
             (
                 c.client_id,
                 "confidential" if c.secret_hash else "public",
                 " ".join(c.grant_types),
                 " ".join(c.scopes),
+                " ".join(
+                    flag
+                    for flag, on in (("dpop", c.dpop_bound), ("introspect", c.may_introspect))
+                    if on
+                ),
             )
             for c in await service.store.list_clients()
         ]
 
-    table = Table("client_id", "type", "grants", "scopes")
+    table = Table("client_id", "type", "grants", "scopes", "flags")
     for row in _run(_settings(data_dir), action):
         table.add_row(*row)
     out.print(table)
