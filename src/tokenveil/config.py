@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode
 
 from tokenveil.errors import ConfigurationError
 
@@ -196,28 +196,39 @@ class Settings:
 def mask_url(url: str) -> str:
     """``url`` with its password (and secret-looking query values) replaced by ``***``.
 
-    A URL that cannot be parsed is masked whole: better no URL in the log than a password.
+    The userinfo is everything between ``://`` and the *last* ``@``: a password may hold ``/``,
+    ``?``, ``#``, ``@``, ``%`` or ``:`` unescaped, where :func:`urllib.parse.urlsplit` would cut
+    the authority short and show the rest of the password as a path, query or fragment. When
+    an ``@`` also appears in the path or query, more is masked than needed, never less.
     """
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hostpart = rest.rpartition("@")
+    if not sep or not at:
+        return _mask_query(url)
+    # A user name holds no unescaped ':' (RFC 3986 §3.2.1), nor any of '/?#': if it seems to,
+    # the '@' was not the end of the userinfo, and the whole of it is masked.
+    user, colon, _ = userinfo.partition(":")
+    shown = f"{user}:{_MASK}" if colon else user
+    if any(c in user for c in "/?#[]"):
+        shown = _MASK
+    return f"{scheme}://{shown}@{_mask_query(hostpart)}"
+
+
+def _mask_query(url: str) -> str:
+    """``url`` with the values of secret-looking query parameters masked; the rest as is."""
+    base, question, query = url.partition("?")
+    if not question:
+        return url
+    query, hash_, fragment = query.partition("#")
     try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            user = parts.username or ""
-            host = netloc.rpartition("@")[2]
-            netloc = f"{user}:{_MASK}@{host}"
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            query = urlencode(
-                [
-                    (k, _MASK if any(word in k.lower() for word in _SECRET_QUERY_KEYS) else v)
-                    for k, v in pairs
-                ],
-                safe="*",
-            )
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return _MASK
+        pairs = parse_qsl(query, keep_blank_values=True)
+    except ValueError:  # better no query in the log than a password
+        return f"{base}?{_MASK}"
+    masked = urlencode(
+        [(k, _MASK if any(w in k.lower() for w in _SECRET_QUERY_KEYS) else v) for k, v in pairs],
+        safe="*",
+    )
+    return f"{base}?{masked}{hash_}{fragment}"
 
 
 def _finite_number(value: object) -> bool:

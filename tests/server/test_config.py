@@ -51,6 +51,43 @@ def test_mask_url_hides_passwords_in_query_and_odd_urls(url: str) -> None:
     assert PASSWORD not in mask_url(url)
 
 
+#: Each holds a character that ends the authority for urlsplit, or that a naive parser splits on.
+ODD_PASSWORDS = [
+    "Zq9slash/Kx7Vb",
+    "Zq9query?Kx7Vb",
+    "Zq9hash#Kx7Vb",
+    "Zq9at@Kx7Vb",
+    "Zq9pct%41Kx7Vb",
+    "Zq9colon:Kx7Vb",
+    "Zq9/all?of#them@at%2Fonce:Kx7Vb",
+]
+
+
+@pytest.mark.parametrize("password", ODD_PASSWORDS)
+def test_url_passwords_with_delimiters_never_reach_repr_str_or_log_dict(password: str) -> None:
+    """A password holding '/', '?', '#', '@', '%' or ':' unescaped is masked whole in
+    database_url and redis_url (urlsplit ends the authority at the first '/', '?' or '#')."""
+    db_url = f"postgresql+asyncpg://app:{password}@db.internal:5432/tv"
+    redis_url = f"redis://default:{password}@cache.internal:6379/0"
+    settings = Settings(database_url=db_url, redis_url=redis_url)
+    logged = settings.as_log_dict()
+    texts = (repr(settings), str(settings), f"{settings}", repr(logged), str(logged))
+    for text in texts:
+        assert password not in text
+        for piece in ("Zq9", "Kx7Vb"):  # no fragment of the password either
+            assert piece not in text
+    assert logged["database_url"] == "postgresql+asyncpg://app:***@db.internal:5432/tv"
+    assert logged["redis_url"] == "redis://default:***@cache.internal:6379/0"
+    assert settings.sqlalchemy_url == db_url
+
+
+def test_mask_url_keeps_urls_without_secrets_readable() -> None:
+    """No userinfo, no secret query: the URL is shown as it is (SQLite paths included)."""
+    for url in ("sqlite+aiosqlite:////srv/tv.sqlite3", "redis://cache:6379/0", "memory://"):
+        assert mask_url(url) == url
+    assert mask_url("redis://cache/0?password=x@y") == "redis://***@y"
+
+
 @pytest.mark.parametrize(
     "name",
     [
