@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import StoreFactory
 from tests.store.test_contract import DAY, NOW, family, record, user
 from tokenveil.errors import StoreError
-from tokenveil.store import Client, Store, open_store
+from tokenveil.store import Client, MemoryStore, Store, open_store
 from tokenveil.store.scaled import ScaledStore
 
 
@@ -111,6 +112,53 @@ async def test_update_client_round_trips_every_field(store: Store) -> None:
     assert await store.get_client("nobody") is None
 
 
+OLD = "$argon2id$v=19$m=65536,t=3,p=4$old"
+NEW = "sha256$" + "ab" * 32
+ROTATED = "sha256$" + "cd" * 32
+
+
+async def test_replace_client_secret_swaps_only_an_unchanged_hash(store: Store) -> None:
+    """replace_client_secret is a compare-and-set of the hash alone: it succeeds while the hash
+    is still the old one, leaves every other field alone, and is False once it has changed or
+    for an unknown client."""
+    legacy = Client(client_id="gw", secret_hash=OLD, scopes=("orders",), created_at=NOW)
+    await store.add_client(legacy)
+    assert await store.replace_client_secret("gw", OLD, NEW) is True
+    assert await store.get_client("gw") == dataclasses.replace(legacy, secret_hash=NEW)
+    assert await store.replace_client_secret("gw", OLD, ROTATED) is False  # no longer OLD
+    assert (await store.get_client("gw")) == dataclasses.replace(legacy, secret_hash=NEW)
+    assert await store.replace_client_secret("nobody", OLD, NEW) is False
+    assert await store.get_client("nobody") is None
+
+
+async def test_hash_upgrade_loses_to_an_admin_update_made_in_between(
+    store_factory: StoreFactory,
+) -> None:
+    """The race of the review: an upgrade computed from the client read before an administrator
+    rotated the secret (from another process, on SQL) does not write the old secret back, and
+    the administrator's other changes (scopes, may_introspect) stay."""
+    upgrader = store_factory()
+    # Memory stores made by the factory never share data: there, the admin uses the same one.
+    admin = upgrader if isinstance(upgrader, MemoryStore) else store_factory()
+    await upgrader.open()
+    await admin.open()
+    try:
+        await upgrader.add_client(Client(client_id="gw", secret_hash=OLD, created_at=NOW))
+        read = await upgrader.get_client("gw")
+        assert read is not None
+        assert read.secret_hash == OLD
+        rotated = dataclasses.replace(
+            read, secret_hash=ROTATED, scopes=("orders",), may_introspect=True
+        )
+        assert await admin.update_client(rotated) is True
+        assert await upgrader.replace_client_secret("gw", OLD, NEW) is False
+        assert await admin.get_client("gw") == rotated
+        assert await upgrader.get_client("gw") == rotated
+    finally:
+        await upgrader.close()
+        await admin.close()
+
+
 @pytest.mark.parametrize(
     "client_id",
     ["usr_abc", "USR_abc", "", "a b", "a/b", "a:b", "x" * 65, "caf\u00e9", "line\nbreak"],
@@ -163,8 +211,6 @@ def _files_bytes(directory: Path) -> bytes:
 
 async def test_scaled_store_forwards_erasure_to_sql() -> None:
     """With Redis in front, users and clients are still erased in the SQL store."""
-    from tokenveil.store import MemoryStore
-
     sql = MemoryStore()
     scaled = ScaledStore(sql, None, None, url="redis://unused", prefix="t:")  # type: ignore[arg-type]
     await sql.add_user(user("u1", "alice"))
@@ -172,6 +218,10 @@ async def test_scaled_store_forwards_erasure_to_sql() -> None:
     await _family(sql, "f1", "u1")
     assert await scaled.update_user(dataclasses.replace(user("u1", "alice"), email=None))
     assert await scaled.update_client(Client(client_id="web", may_introspect=True))
+    assert await scaled.replace_client_secret("web", "x", NEW) is False
+    assert await scaled.update_client(Client(client_id="web", secret_hash=OLD))
+    assert await scaled.replace_client_secret("web", OLD, NEW) is True
+    assert (await sql.get_client("web")) == Client(client_id="web", secret_hash=NEW)
     assert await scaled.delete_user("u1", NOW) is True
     assert await scaled.delete_client("web", NOW) is True
     assert await sql.list_users() == []

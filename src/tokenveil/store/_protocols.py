@@ -215,6 +215,13 @@ class ClientStore(Protocol):
         """Replace the stored client with the same ``client_id``; False when there is none."""
         ...
 
+    async def replace_client_secret(self, client_id: str, old_hash: str, new_hash: str) -> bool:
+        """Compare-and-set of the secret hash: store ``new_hash`` only while the client's hash
+        still equals ``old_hash``, atomically; every other field is left as it is. False when
+        there is no such client or its hash has changed (an administrator's rotation wins over
+        a hash upgrade computed from the old secret)."""
+        ...
+
     async def delete_client(self, client_id: str, now: float) -> bool:
         """Remove the client and revoke every live refresh family it holds (reason
         ``client_deleted``), atomically. False when there is no such client."""

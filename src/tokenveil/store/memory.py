@@ -152,6 +152,15 @@ class MemoryStore:
         self._clients[client.client_id] = client
         return True
 
+    async def replace_client_secret(self, client_id: str, old_hash: str, new_hash: str) -> bool:
+        self._check()
+        async with self._lock:
+            found = self._clients.get(client_id)
+            if found is None or found.secret_hash != old_hash:
+                return False
+            self._clients[client_id] = dataclasses.replace(found, secret_hash=new_hash)
+            return True
+
     async def delete_client(self, client_id: str, now: float) -> bool:
         self._check()
         self._revoke_where(now, "client_deleted", lambda f: f.client_id == client_id)

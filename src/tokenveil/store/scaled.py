@@ -128,6 +128,9 @@ class ScaledStore:
     async def update_client(self, client: Client) -> bool:
         return await self.sql.update_client(client)
 
+    async def replace_client_secret(self, client_id: str, old_hash: str, new_hash: str) -> bool:
+        return await self.sql.replace_client_secret(client_id, old_hash, new_hash)
+
     async def delete_client(self, client_id: str, now: float) -> bool:
         return await self.sql.delete_client(client_id, now)
 

@@ -217,6 +217,16 @@ class SqlStore:
         async with self._begin() as conn:
             return (await conn.execute(stmt)).rowcount == 1
 
+    async def replace_client_secret(self, client_id: str, old_hash: str, new_hash: str) -> bool:
+        # One conditional UPDATE: a concurrent update_client that changed the hash wins.
+        stmt = (
+            update(t.clients)
+            .where(t.clients.c.client_id == client_id, t.clients.c.secret_hash == old_hash)
+            .values(secret_hash=new_hash)
+        )
+        async with self._begin() as conn:
+            return (await conn.execute(stmt)).rowcount == 1
+
     async def delete_client(self, client_id: str, now: float) -> bool:
         condition = t.families.c.client_id == client_id
         async with self._begin() as conn:

@@ -15,7 +15,6 @@ No exception and no log line here holds a submitted secret, client id or address
 from __future__ import annotations
 
 import base64
-import dataclasses
 import ipaddress
 import logging
 import time
@@ -205,14 +204,20 @@ async def _authenticate_client(
     if secret is None or not matched:
         raise InvalidClient()
     if client_secret_needs_rehash(stored):
-        await _rehash(service, client, secret)
+        await _rehash(service, client, stored, secret)
     return client
 
 
-async def _rehash(service: TokenService, client: Client, secret: str) -> None:
-    """Replace an earlier version's argon2id hash by the SHA-256 one, once; best effort."""
-    upgraded = dataclasses.replace(client, secret_hash=hash_client_secret(secret))
+async def _rehash(service: TokenService, client: Client, old_hash: str, secret: str) -> None:
+    """Replace an earlier version's argon2id hash by the SHA-256 one, once; best effort.
+
+    Compare-and-set on the hash alone: ``client`` was read before the slow argon2 check, and an
+    administrator may have rotated the secret (or changed scopes, may_introspect) meanwhile.
+    Writing the whole client back would undo that and keep the old, maybe leaked, secret alive.
+    """
     try:
-        await service.store.update_client(upgraded)
+        await service.store.replace_client_secret(
+            client.client_id, old_hash, hash_client_secret(secret)
+        )
     except StoreError:
         log.warning("could not upgrade a client secret hash; will retry on its next use")
