@@ -214,3 +214,59 @@ def test_special_bytes_are_seen_at_every_offset_of_an_eight_byte_word() -> None:
             _check(raw)
             if special not in ("\x1f", '"'):
                 assert _structure.collect_json(raw) is not None, (special, offset)
+
+
+def _colliding_keys(count: int, bits: int, prefix: str) -> list[str]:
+    """``count`` distinct keys whose key-table hashes share their low ``bits`` bits: one slot of
+    every table up to 2**bits entries (what an attacker could build had they the hash secret)."""
+    mask = (1 << bits) - 1
+    target = speedups._key_table_hash(prefix.encode()) & mask
+    keys: list[str] = []
+    n = 0
+    while len(keys) < count:
+        key = f"{prefix}{n}"
+        if speedups._key_table_hash(key.encode()) & mask == target:
+            keys.append(key)
+        n += 1
+    return keys
+
+
+def _within_budget() -> tuple[int, int]:
+    probes, lookups = speedups._key_table_stats()
+    assert probes <= speedups.KEY_PROBES_BASE + speedups.KEY_PROBES_PER_LOOKUP * lookups + 1
+    return probes, lookups
+
+
+def test_the_key_table_hash_is_keyed_by_the_process_secret() -> None:
+    """Keys are hashed like bytes (SipHash, per-process secret): collisions cannot be planned."""
+    for key in [b"", b"a", b"email", "k\u00e9y".encode(), b"x" * 100]:
+        assert speedups._key_table_hash(key) == hash(key)
+
+
+@pytest.mark.parametrize("padding", [0, 300])
+def test_colliding_keys_are_declined_within_the_probe_budget(padding: int) -> None:
+    """Keys that all land in one slot (made here with the secret; in the wild only with a fixed
+    PYTHONHASHSEED) would cost quadratic probing: the table stops at its linear budget, when it
+    grows (padding 0) or on a lookup (padding 300), and the Python path reads the body alike."""
+    keys = [f"pad{i}" for i in range(padding)] + _colliding_keys(2000, 10, "k")
+    body = {key: "ana@example.org" if i % 97 == 0 else i for i, key in enumerate(keys)}
+    raw = json.dumps(body).encode()
+    assert _structure.collect_json(raw) is None
+    probes, lookups = _within_budget()
+    # Declined long before the end: unbounded, the 2000 keys would take ~2 million probes.
+    assert lookups < padding + 100
+    assert probes < 5_000
+    assert pii.find_in_json(raw) == pii.find_in_json(raw.decode())
+
+
+def test_ordinary_keys_stay_far_below_the_probe_budget() -> None:
+    """Many distinct keys, and many repeats of a few, cost about one probe a key read."""
+    wide = {f"field_{i}": i for i in range(50_000)}
+    fast = _check(json.dumps(wide).encode())
+    assert fast is not None
+    probes, lookups = _within_budget()
+    assert lookups == 50_000
+    assert probes < 2 * lookups
+    assert _check(api_body(200_000, seed=3)) is not None
+    probes, lookups = _within_budget()
+    assert probes < lookups

@@ -805,7 +805,8 @@ secret_positions(PyObject *module, PyObject *text)
  * does; anything else (a BOM, a NUL, invalid or surrogate UTF-8, a lone \u surrogate, NaN and
  * Infinity, integers of 19 digits or more, a duplicate key in an object, nesting deeper than
  * max_depth, and of course any syntax error) returns None and the caller takes the Python
- * path, which decides what to do with it. Every read is bounds-checked against `end`.
+ * path, which decides what to do with it; so does a body whose keys overrun the key table's
+ * probe budget (see KEY_PROBES_BASE). Every read is bounds-checked against `end`.
  */
 
 #define LX_OK 0
@@ -838,7 +839,37 @@ typedef struct {
     unsigned char *scratch;
     Py_ssize_t scratch_cap;
     int max_depth;
+    Py_ssize_t probes, lookups; /* key table work, against the budget below */
 } Lexer;
+
+/* The key table's work is bounded whatever the keys. Keys are hashed with CPython's keyed bytes
+ * hash (SipHash with the per-process secret: hash(b"key") in Python), so keys that collide in
+ * the table cannot be chosen in advance; and should they collide anyway (PYTHONHASHSEED set, bad
+ * luck), every slot examined past the first, on lookup or when the table grows, counts against a
+ * budget of KEY_PROBES_BASE + KEY_PROBES_PER_LOOKUP per key read. Past it leaves() declines and
+ * the Python path (dicts) reads the body: the table never costs more than linear time. With a
+ * table at most half full, a key read costs about one extra probe on average. */
+#define KEY_PROBES_BASE 256
+#define KEY_PROBES_PER_LOOKUP 8
+
+/* Probes and lookups of the last leaves() call (tests read them through _key_table_stats). */
+static Py_ssize_t last_probes, last_lookups;
+
+static inline Py_hash_t
+key_hash(const unsigned char *s, Py_ssize_t len)
+{
+#if PY_VERSION_HEX >= 0x030E0000
+    return Py_HashBuffer(s, len);
+#else
+    return _Py_HashBytes(s, len);
+#endif
+}
+
+static inline int
+over_budget(const Lexer *lx)
+{
+    return lx->probes > KEY_PROBES_BASE + KEY_PROBES_PER_LOOKUP * lx->lookups;
+}
 
 static inline void
 skip_ws(Lexer *lx)
@@ -1091,38 +1122,39 @@ make_str(const unsigned char *s, Py_ssize_t len, int ascii)
     return u;
 }
 
-/* The table entry of a key (created on first sight); NULL on a Python error. */
-static KeyEntry *
-key_entry(Lexer *lx, const unsigned char *s, Py_ssize_t len, int ascii)
+/* The table entry of a key (created on first sight) in *out: LX_OK, LX_ODD when the key table
+ * went over its probe budget (see KEY_PROBES_BASE), LX_ERR on a Python error. */
+static int
+key_entry(Lexer *lx, const unsigned char *s, Py_ssize_t len, int ascii, KeyEntry **out)
 {
-    Py_uhash_t h = 14695981039346656037ULL;
-    for (Py_ssize_t i = 0; i < len; i++) {
-        h = (h ^ s[i]) * 1099511628211ULL;
-    }
+    Py_uhash_t h = (Py_uhash_t)key_hash(s, len);
+    lx->lookups++;
     if (lx->count * 2 >= lx->cap) {
         Py_ssize_t cap = lx->cap ? lx->cap * 2 : 64;
         KeyEntry *grown = PyMem_Calloc((size_t)cap, sizeof(KeyEntry));
         if (grown == NULL) {
             PyErr_NoMemory();
-            return NULL;
+            return LX_ERR;
         }
         for (Py_ssize_t i = 0; i < lx->cap; i++) {
             if (lx->table[i].key != NULL) {
                 Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)lx->table[i].hash & (Py_uhash_t)(cap - 1));
                 while (grown[j].key != NULL) {
                     j = (j + 1) & (cap - 1);
+                    lx->probes++;
+                    if (over_budget(lx)) {
+                        /* The entries still belong to the old table, which leaves() frees. */
+                        PyMem_Free(grown);
+                        return LX_ODD;
+                    }
                 }
                 grown[j] = lx->table[i];
+                lx->table[i].mark = j; /* the old table is dropped below: where it went */
             }
         }
         /* Seen records point into the table: move them too. */
         for (Py_ssize_t k = 0; k < lx->seen_len; k++) {
-            KeyEntry *old = lx->seen[k].entry;
-            Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)old->hash & (Py_uhash_t)(cap - 1));
-            while (grown[j].key != old->key) {
-                j = (j + 1) & (cap - 1);
-            }
-            lx->seen[k].entry = &grown[j];
+            lx->seen[k].entry = &grown[lx->seen[k].entry->mark];
         }
         PyMem_Free(lx->table);
         lx->table = grown;
@@ -1132,28 +1164,34 @@ key_entry(Lexer *lx, const unsigned char *s, Py_ssize_t len, int ascii)
     while (lx->table[j].key != NULL) {
         KeyEntry *e = &lx->table[j];
         if (e->hash == (Py_hash_t)h && e->len == len && memcmp(e->bytes, s, (size_t)len) == 0) {
-            return e;
+            *out = e;
+            return LX_OK;
         }
         j = (j + 1) & (lx->cap - 1);
+        lx->probes++;
+        if (over_budget(lx)) {
+            return LX_ODD;
+        }
     }
     KeyEntry *e = &lx->table[j];
     e->bytes = PyMem_Malloc((size_t)(len ? len : 1));
     if (e->bytes == NULL) {
         PyErr_NoMemory();
-        return NULL;
+        return LX_ERR;
     }
     PyObject *key = make_str(s, len, ascii);
     if (key == NULL) {
         PyMem_Free(e->bytes);
         e->bytes = NULL;
-        return NULL;
+        return LX_ERR;
     }
     memcpy(e->bytes, s, (size_t)len);
     e->len = len;
     e->hash = (Py_hash_t)h;
     e->key = key;
     lx->count++;
-    return e;
+    *out = e;
+    return LX_OK;
 }
 
 static int lex_value(Lexer *lx, PyObject *loc, PyObject *key, Py_ssize_t index, PyObject *hint,
@@ -1212,9 +1250,9 @@ lex_object(Lexer *lx, PyObject *loc, PyObject *hint, int flags, int depth)
         if (rc != LX_OK) {
             break;
         }
-        KeyEntry *e = key_entry(lx, s, len, ascii);
-        if (e == NULL) {
-            rc = LX_ERR;
+        KeyEntry *e;
+        rc = key_entry(lx, s, len, ascii, &e);
+        if (rc != LX_OK) {
             break;
         }
         if (e->mark == serial) {
@@ -1543,6 +1581,8 @@ leaves(PyObject *module, PyObject *args)
             PyMem_Free(e->bytes);
         }
     }
+    last_probes = lx.probes;
+    last_lookups = lx.lookups;
     PyMem_Free(lx.table);
     PyMem_Free(lx.seen);
     PyMem_Free(lx.scratch);
@@ -1712,6 +1752,26 @@ done:
     return result;
 }
 
+/* For tests: the key table's hash of some bytes, and the (probes, lookups) of the last leaves()
+ * call in this process (see KEY_PROBES_BASE). */
+static PyObject *
+key_table_hash(PyObject *module, PyObject *arg)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Py_hash_t h = key_hash(view.buf, view.len);
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(h);
+}
+
+static PyObject *
+key_table_stats(PyObject *module, PyObject *unused)
+{
+    return Py_BuildValue("(nn)", last_probes, last_lookups);
+}
+
 static PyMethodDef methods[] = {
     {"collect", collect, METH_VARARGS, "The scannable leaves of a document (see module doc)."},
     {"leaves", leaves, METH_VARARGS, "collect() straight from JSON bytes, or None."},
@@ -1720,6 +1780,8 @@ static PyMethodDef methods[] = {
     {"trigger_segments", trigger_segments, METH_VARARGS, "Segments that may hold a trigger."},
     {"digit_gates", digit_gates, METH_VARARGS, "Digit-run, IPv4 and DNI/NIE gate hits."},
     {"secret_positions", secret_positions, METH_O, "Where a secret may start (literal gates)."},
+    {"_key_table_hash", key_table_hash, METH_O, "The key table's hash of some bytes (tests)."},
+    {"_key_table_stats", key_table_stats, METH_NOARGS, "(probes, lookups) of the last leaves()."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1735,5 +1797,12 @@ PyInit__speedups(void)
     for (const char *const *pair = secret_pair_list; *pair; pair++) {
         secret_pairs[(unsigned char)(*pair)[0]][(unsigned char)(*pair)[1]] = 1;
     }
-    return PyModule_Create(&module_def);
+    PyObject *module = PyModule_Create(&module_def);
+    if (module != NULL &&
+        (PyModule_AddIntConstant(module, "KEY_PROBES_BASE", KEY_PROBES_BASE) < 0 ||
+         PyModule_AddIntConstant(module, "KEY_PROBES_PER_LOOKUP", KEY_PROBES_PER_LOOKUP) < 0)) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
 }

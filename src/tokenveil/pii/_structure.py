@@ -152,8 +152,9 @@ def collect_json(data: bytes) -> Collected | None:
 
     None when the extension is missing, or when the bytes are anything the tokenizer does not
     read exactly as :func:`json.loads` does (invalid JSON, a BOM, surrogates, NaN, integers of
-    19 digits or more, duplicate keys, nesting past ``_MAX_DEPTH``): the caller then takes the
-    Python path, which decides.
+    19 digits or more, duplicate keys, nesting past ``_MAX_DEPTH``), or whose keys would cost
+    its key table more than a linear probe budget: the caller then takes the Python path,
+    which decides.
     """
     if _speedups is None:
         return None
