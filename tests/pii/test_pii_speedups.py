@@ -14,35 +14,19 @@ from bench.corpus import api_body, generate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.pii._strategies import KEYS, LEAVES, speedups
 from tokenveil import pii
 from tokenveil.pii import _engine, _patterns, _structure
 from tokenveil.pii._claims import _CLAIMS_ROOT
 from tokenveil.pii._evidence import NO_HINT, Hint
 
-try:
-    from tokenveil.pii import _speedups as speedups
-except ImportError:  # built without a compiler
-    speedups = None  # type: ignore[assignment]
 needs_c = pytest.mark.skipif(speedups is None, reason="built without the C speedups")
-
-_KEYS = st.text(max_size=8) | st.sampled_from(
-    ["email", "name", "password", "dob", "user", "customer", "order_id", "phone", "ip", "sha256"]
-)
-_LEAVES = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=-(10**25), max_value=10**25)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-    | st.sampled_from(["ana@example.org", "4111 1111 1111 1111", "+33 6 12 34 56 78", "Ana"])
-)
 documents = st.recursive(
-    _LEAVES,
+    LEAVES,
     lambda children: (
         st.lists(children, max_size=4)
         | st.lists(children, max_size=3).map(tuple)
-        | st.dictionaries(_KEYS, children, max_size=4)
+        | st.dictionaries(KEYS, children, max_size=4)
         | st.dictionaries(st.integers(), children, max_size=2)
     ),
     max_leaves=16,

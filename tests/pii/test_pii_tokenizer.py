@@ -12,30 +12,14 @@ from bench.corpus import api_body, generate
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.pii._strategies import KEYS, LEAVES, speedups
 from tokenveil import pii
 from tokenveil.pii import _structure
 
-try:
-    from tokenveil.pii import _speedups as speedups
-except ImportError:  # built without a compiler
-    speedups = None  # type: ignore[assignment]
 pytestmark = pytest.mark.skipif(speedups is None, reason="built without the C speedups")
-
-_KEYS = st.text(max_size=8) | st.sampled_from(
-    ["email", "name", "password", "dob", "user", "customer", "order_id", "phone", "ip", "sha256"]
-)
-_LEAVES = (
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=-(10**25), max_value=10**25)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text()
-    | st.sampled_from(["ana@example.org", "4111 1111 1111 1111", "+33 6 12 34 56 78", "Ana"])
-)
 json_documents = st.recursive(
-    _LEAVES,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(_KEYS, children, max_size=4),
+    LEAVES,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(KEYS, children, max_size=4),
     max_leaves=20,
 )
 _DUMPS = st.sampled_from(
