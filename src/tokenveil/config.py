@@ -6,7 +6,9 @@ setting and emits :class:`InsecureSettingWarning`.
 
 Every duration is checked at construction: finite and positive, the verification ``leeway``
 within 0-60 s and ``state_poll_interval`` within (0, 60] s; the token endpoint rate limits
-(``token_rate_per_address``, ``token_rate_per_client``) are positive whole numbers. A refused
+(``token_rate_per_address``, ``token_rate_per_client`` and the failed-authentication budgets
+``token_rate_failures_per_address``, ``token_rate_failures_per_client``) are positive whole
+numbers. A refused
 setting is named in the error, never its value. ``repr``/``str`` and
 :meth:`Settings.as_log_dict` mask the passwords a ``database_url`` or ``redis_url`` may carry,
 and never show ``kek`` (CWE-532).
@@ -48,7 +50,12 @@ _POSITIVE_DURATIONS = (
     "token_rate_window",
 )
 #: Request counts that must be whole and positive (a limit of 0 would refuse every request).
-_POSITIVE_COUNTS = ("token_rate_per_address", "token_rate_per_client")
+_POSITIVE_COUNTS = (
+    "token_rate_per_address",
+    "token_rate_per_client",
+    "token_rate_failures_per_address",
+    "token_rate_failures_per_client",
+)
 #: Settings whose values are secrets: never in an error, a repr or a log line.
 _SECRET_URLS = ("database_url", "redis_url")
 _MASK = "***"
@@ -112,6 +119,13 @@ class Settings:
     #: Token requests allowed per authenticated client in each window.
     token_rate_per_client: int = 1000
     token_rate_window: float = 10.0
+    #: Failed client authentications and failed password grants allowed per client address in
+    #: each window; an argon2 check (password, legacy client secret hash) is refused with 429
+    #: before it runs once the address has spent them. Successes spend nothing.
+    token_rate_failures_per_address: int = 20
+    #: Failed authentications per client id still holding a legacy argon2id secret hash, in each
+    #: window; past it, only addresses without a failure of their own in the window are checked.
+    token_rate_failures_per_client: int = 20
 
     def __post_init__(self) -> None:
         if self.signing_alg not in ALGORITHMS:

@@ -57,3 +57,18 @@ async def test_memory_counter_forgets_old_windows_and_is_bounded() -> None:
     assert (await counter.hit("a", now=T0)).count == 2
     await counter.hit("c", now=T0 + WINDOW)
     assert "keys=1" in repr(counter)
+
+
+async def test_refund_takes_back_one_hit_of_the_same_window(counter: RateCounter) -> None:
+    """A refund undoes one hit (a reservation not spent); never below zero, and a refund for a
+    window that has passed leaves the new window's count alone."""
+    await counter.hit("fail-ip:192.0.2.1", now=T0 + 1)
+    await counter.hit("fail-ip:192.0.2.1", now=T0 + 2)
+    await counter.refund("fail-ip:192.0.2.1", now=T0 + 2)
+    assert (await counter.hit("fail-ip:192.0.2.1", now=T0 + 3)).count == 2
+    for _ in range(5):
+        await counter.refund("fail-ip:192.0.2.9", now=T0 + 3)  # nothing counted: no-op
+    assert (await counter.hit("fail-ip:192.0.2.9", now=T0 + 3)).count == 1
+    await counter.hit("fail-ip:192.0.2.1", now=T0 + WINDOW)
+    await counter.refund("fail-ip:192.0.2.1", now=T0 + 3)  # the old window: no effect
+    assert (await counter.hit("fail-ip:192.0.2.1", now=T0 + WINDOW + 1)).count == 2

@@ -4,6 +4,9 @@ A window is the interval ``[n * window, (n + 1) * window)`` of wall-clock second
 every instance, so counters kept in Redis (:class:`tokenveil.store.redis.RedisRateCounter`) add
 up across instances; :class:`MemoryRateCounter` counts for one process. ``hit`` counts one
 request and says how many the key has made in the current window, and when that window ends.
+``refund`` takes back one hit made at ``now`` (a reservation that turned out not to be spent,
+such as a successful authentication against the failed-authentication budget); a refund for a
+window that has passed, or for a key with nothing counted, changes nothing.
 
 Keys are whatever the caller limits on (a client id, a client address). A counter lives for one
 window only: nothing is kept about a key once its window has passed.
@@ -29,6 +32,10 @@ class Hit:
 class RateCounter(Protocol):
     async def hit(self, key: str, *, now: float) -> Hit:
         """Count one request for ``key`` in the window holding ``now``."""
+        ...
+
+    async def refund(self, key: str, *, now: float) -> None:
+        """Take back one hit of ``key`` made at ``now`` (same window), never below zero."""
         ...
 
 
@@ -66,3 +73,13 @@ class MemoryRateCounter:
         count = (count or 0) + 1
         self._counts[key] = count
         return Hit(count, left)
+
+    async def refund(self, key: str, *, now: float) -> None:
+        slot, _ = window_of(now, self.window)
+        count = self._counts.get(key)
+        if slot != self._slot or count is None:
+            return
+        if count <= 1:
+            del self._counts[key]
+        else:
+            self._counts[key] = count - 1

@@ -358,6 +358,7 @@ class RedisRateCounter:
         self._client = client
         self.window = window
         self._prefix = f"{prefix}rate:"
+        self._refund = client.register_script(_REFUND_LUA)
 
     def __repr__(self) -> str:
         return f"RedisRateCounter(window={self.window})"
@@ -373,6 +374,17 @@ class RedisRateCounter:
                 count, _ = await pipe.execute()
         return Hit(int(count), left)
 
+    async def refund(self, key: str, *, now: float) -> None:
+        slot, _ = window_of(now, self.window)
+        with _translated():
+            # DECR on a missing (expired) key would create one that never expires.
+            await self._refund(keys=[f"{self._prefix}{slot}:{key}"])
+
+
+_REFUND_LUA = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+return 0
+"""
 
 _WINDOW_LUA = """
 local data, maxr, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])

@@ -9,18 +9,28 @@ hash from an earlier version is replaced by the ``sha256$`` one after its first 
 :class:`RateLimiter` applies :class:`TokenRateLimits`: fixed windows counted in this process, or
 in Redis with the scaled store, raising :class:`RateLimited` (``429 slow_down``).
 
+:class:`FailureBudget` is one request's spend of the failed-authentication budgets. Before an
+argon2 check (a password grant, or a client secret hash from an earlier version) it reserves one
+failure of the caller's address, and for a legacy client hash one of the client id, refusing with
+:class:`RateLimited` before the check runs when a budget is spent; a success gives the
+reservation back. A cheap ``sha256$`` failure is counted against the address after the fact. The
+per-client-id budget refuses only addresses that have failed in the window themselves, so
+failures sent from many addresses cannot lock a legitimate client out (docs/store.md).
+
 No exception and no log line here holds a submitted secret, client id or address.
 """
 
 from __future__ import annotations
 
 import base64
+import enum
 import ipaddress
 import logging
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final, Literal, NoReturn
 from urllib.parse import unquote_plus
 
 from fastapi import Request
@@ -35,16 +45,32 @@ from tokenveil.monitor import client_ip
 from tokenveil.service import TokenService
 from tokenveil.store import Client
 from tokenveil.store._protocols import valid_client_id
-from tokenveil.store._ratelimit import MemoryRateCounter, RateCounter
+from tokenveil.store._ratelimit import Hit, MemoryRateCounter, RateCounter
 from tokenveil.store.scaled import ScaledStore
 
-__all__ = ["RateLimited", "RateLimiter", "TokenRateLimits", "authenticate"]
+__all__ = [
+    "FROM_SETTINGS",
+    "FailureBudget",
+    "RateLimited",
+    "RateLimiter",
+    "TokenRateLimits",
+    "authenticate",
+]
 
 # The endpoints' logger: these lines belong to them.
 log = logging.getLogger("tokenveil.web.oauth")
 
 _MAX_BASIC = 4096
 Clock = Callable[[], float]
+
+
+class _FromSettings(enum.Enum):
+    SETTINGS = "settings"
+
+
+#: A :class:`TokenRateLimits` failure budget left to the service's :class:`Settings`.
+FROM_SETTINGS: Final = _FromSettings.SETTINGS
+Budget = int | None | Literal[_FromSettings.SETTINGS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +83,17 @@ class TokenRateLimits:
     requests of one authenticated client, so an anonymous caller cannot spend a confidential
     client's budget. ``None`` turns a limit off. Behind a reverse proxy, set the server's
     ``trusted_proxies``, or every caller shares the proxy's address.
+
+    ``failures_per_ip`` and ``failures_per_client`` are the failed-authentication budgets of
+    :class:`FailureBudget`, counted in the same windows; by default they come from the service's
+    settings (``token_rate_failures_per_address``, ``token_rate_failures_per_client``).
     """
 
     window: float = 10.0
     per_ip: int | None = 200
     per_client: int | None = 1000
+    failures_per_ip: Budget = FROM_SETTINGS
+    failures_per_client: Budget = FROM_SETTINGS
 
 
 class RateLimited(OAuthError):
@@ -103,6 +135,18 @@ class RateLimiter:
         """Spend one request of an authenticated client."""
         await self._limit(service, "client", client_id, self.limits.per_client)
 
+    def failures(self, request: Request, service: TokenService) -> FailureBudget:
+        """The failed-authentication budgets of this request's caller."""
+        settings = service.settings
+        per_ip, per_client = self.limits.failures_per_ip, self.limits.failures_per_client
+        return FailureBudget(
+            self._counter(service),
+            _address_key(request, service),
+            settings.token_rate_failures_per_address if per_ip is FROM_SETTINGS else per_ip,
+            settings.token_rate_failures_per_client if per_client is FROM_SETTINGS else per_client,
+            self._clock,
+        )
+
     def _counter(self, service: TokenService) -> RateCounter:
         if self._fixed is not None:
             return self._fixed
@@ -120,6 +164,78 @@ class RateLimiter:
             if hit.count == allowed + 1:  # once per key and window: a flood is not a log flood
                 log.warning("token endpoint rate limit reached (per %s)", kind)
             raise RateLimited(hit.retry_after)
+
+
+class FailureBudget:
+    """One request's spend of the failed-authentication budgets (see the module docstring).
+
+    Use :meth:`reserve` before an argon2 check, then :meth:`failed` when the credentials were
+    wrong (the reservation is kept; with none, a cheap failure is counted) and :meth:`release`
+    in every case (gives back what is still reserved: a success, or a failure of another kind).
+    """
+
+    def __init__(
+        self,
+        counter: RateCounter,
+        address: str | None,
+        per_ip: int | None,
+        per_client: int | None,
+        clock: Clock,
+    ) -> None:
+        self._counter = counter
+        self._address = address
+        self._per_ip = per_ip
+        self._per_client = per_client
+        self._clock = clock
+        self._reserved: list[tuple[str, float]] = []
+
+    def __repr__(self) -> str:
+        return f"FailureBudget(reserved={len(self._reserved)})"  # never the address or id
+
+    async def reserve(self, legacy_client_id: str | None = None) -> None:
+        """Reserve one failure before an argon2 check; :class:`RateLimited` when spent.
+
+        ``legacy_client_id`` names the client whose argon2id secret hash is about to be checked:
+        its own budget applies too, but only to addresses that have failed in this window.
+        """
+        now = self._clock()
+        clean = False  # an unknown address, or one not limited, gets no exemption
+        if self._address is not None and self._per_ip is not None:
+            hit = await self._spend(f"fail-ip:{self._address}", now)
+            if hit.count > self._per_ip:
+                _refuse("address", hit, self._per_ip)
+            clean = hit.count == 1  # this attempt is its only one: no failure of its own
+        if legacy_client_id is not None and self._per_client is not None:
+            hit = await self._spend(f"fail-client:{legacy_client_id}", now)
+            if hit.count > self._per_client and not clean:
+                _refuse("client", hit, self._per_client)
+
+    async def failed(self) -> None:
+        """The credentials were wrong: keep the reservation, or count a cheap failure."""
+        if self._reserved:
+            self._reserved.clear()
+        elif self._address is not None and self._per_ip is not None:
+            await self._counter.hit(f"fail-ip:{self._address}", now=self._clock())
+
+    async def release(self) -> None:
+        """Give back whatever is still reserved; best effort (a lost refund only costs budget)."""
+        reserved, self._reserved = self._reserved, []
+        try:
+            for key, now in reserved:
+                await self._counter.refund(key, now=now)
+        except StoreError:
+            log.warning("could not give back a failed-authentication reservation")
+
+    async def _spend(self, key: str, now: float) -> Hit:
+        hit = await self._counter.hit(key, now=now)
+        self._reserved.append((key, now))
+        return hit
+
+
+def _refuse(kind: str, hit: Hit, allowed: int) -> NoReturn:
+    if hit.count == allowed + 1:  # once per key and window
+        log.warning("failed-authentication budget spent (per %s)", kind)
+    raise RateLimited(hit.retry_after)
 
 
 def _default_counter(service: TokenService, window: float) -> RateCounter:
@@ -171,11 +287,30 @@ def _credentials(request: Request, form: dict[str, str]) -> tuple[str | None, st
 
 
 async def authenticate(
-    request: Request, service: TokenService, form: dict[str, str], *, require_secret: bool = False
+    request: Request,
+    service: TokenService,
+    form: dict[str, str],
+    *,
+    require_secret: bool = False,
+    failures: FailureBudget | None = None,
 ) -> Client:
-    """The request's client, authenticated from HTTP Basic or the form (RFC 6749 §2.3)."""
+    """The request's client, authenticated from HTTP Basic or the form (RFC 6749 §2.3).
+
+    With ``failures``, a failure spends the caller's failed-authentication budget, and a legacy
+    argon2id hash is checked only after a reservation of it (:class:`FailureBudget`).
+    """
     client_id, secret = _credentials(request, form)
-    return await _authenticate_client(service, client_id, secret, require_secret=require_secret)
+    if failures is None:
+        return await _authenticate_client(service, client_id, secret, require_secret=require_secret)
+    try:
+        return await _authenticate_client(
+            service, client_id, secret, require_secret=require_secret, failures=failures
+        )
+    except InvalidClient:
+        await failures.failed()
+        raise
+    finally:
+        await failures.release()
 
 
 async def _authenticate_client(
@@ -184,6 +319,7 @@ async def _authenticate_client(
     secret: str | None,
     *,
     require_secret: bool = False,
+    failures: FailureBudget | None = None,
 ) -> Client:
     """RFC 6749 §2.3 and §5.2: the client, or :class:`InvalidClient`, the same for every failure.
 
@@ -194,6 +330,9 @@ async def _authenticate_client(
     known = client_id is not None and valid_client_id(client_id)
     client = await service.store.get_client(client_id) if known and client_id else None
     stored = client.secret_hash if client is not None else None
+    if failures is not None and client is not None and client_secret_needs_rehash(stored):
+        # Before the argon2 check (~100 ms of CPU), never after: RateLimited ends it here.
+        await failures.reserve(client.client_id)
     matched = await verify_client_secret(stored, secret or "")
     if client is None:
         raise InvalidClient()
@@ -204,6 +343,8 @@ async def _authenticate_client(
     if secret is None or not matched:
         raise InvalidClient()
     if client_secret_needs_rehash(stored):
+        if failures is not None:
+            await failures.release()  # a success spends nothing
         await _rehash(service, client, stored, secret)
     return client
 

@@ -19,7 +19,11 @@ an argon2id hash from an earlier version is replaced after its first successful 
 authentication and the rate limiter live in :mod:`tokenveil.web._client_auth`.
 
 Order on ``/oauth/token``: per-address rate limit, form, client authentication, per-client rate
-limit, DPoP proof, grant. The proof is checked only for an authenticated client, so an anonymous
+limit, DPoP proof, grant. Failed client authentications and failed password grants also spend a
+failed-authentication budget per address (and per client id for a client secret hash from an
+earlier version), reserved before any argon2 check and given back on success
+(:class:`~tokenveil.web._client_auth.FailureBudget`): past it, ``429 slow_down`` comes before
+the check runs. The proof is checked only for an authenticated client, so an anonymous
 caller cannot fill the proof replay cache. Rate limits (:class:`TokenRateLimits`, fixed windows,
 in process or in Redis with the scaled store) answer ``429 slow_down`` with ``Retry-After``;
 revocation and introspection spend the same per-address budget before reading anything.
@@ -52,6 +56,7 @@ from fastapi.responses import JSONResponse, Response
 from tokenveil.dpop import DPoPError, UseDPoPNonce
 from tokenveil.errors import (
     InvalidClient,
+    InvalidGrant,
     InvalidRequest,
     OAuthError,
     StoreError,
@@ -63,6 +68,7 @@ from tokenveil.service import TokenResponse, TokenService
 from tokenveil.store import Client
 from tokenveil.store._ratelimit import RateCounter
 from tokenveil.web._client_auth import (
+    FailureBudget,
     RateLimited,
     RateLimiter,
     TokenRateLimits,
@@ -106,12 +112,13 @@ def oauth_router(
             grant = form.get("grant_type", "")
             if grant not in _GRANTS:
                 raise UnsupportedGrantType() if grant else InvalidRequest()
-            client = await authenticate(request, service, form)
+            failures = limiter.failures(request, service)
+            client = await authenticate(request, service, form, failures=failures)
             await limiter.client(service, client.client_id)
             # Only now, for an authenticated client: a proof verified earlier would let anyone
             # fill the replay cache (RFC 9449 §11.1) without holding any credential.
             jkt = await _proof_key(request, service)
-            answer = await _grant(request, service, client, grant, form, jkt)
+            answer = await _grant(request, service, client, grant, form, jkt, failures)
         except OAuthError as exc:
             return _oauth_error(exc)
         except DPoPError as exc:
@@ -130,7 +137,8 @@ def oauth_router(
         try:
             await limiter.address(request, service)
             form = await _form(request)
-            client = await authenticate(request, service, form)
+            failures = limiter.failures(request, service)
+            client = await authenticate(request, service, form, failures=failures)
             token = form.get("token") or request.cookies.get(REFRESH_COOKIE, "")
             if not token:
                 raise InvalidRequest()
@@ -151,7 +159,10 @@ def oauth_router(
             form = await _form(request)
             # §2.1: the caller must authenticate; only confidential clients registered for it
             # may introspect (§4: otherwise anyone holding a client could scan for live tokens).
-            client = await authenticate(request, service, form, require_secret=True)
+            failures = limiter.failures(request, service)
+            client = await authenticate(
+                request, service, form, require_secret=True, failures=failures
+            )
             if not client.may_introspect:
                 raise _IntrospectionDenied()
             token = form.get("token", "")
@@ -249,13 +260,22 @@ async def _grant(
     grant: str,
     form: dict[str, str],
     jkt: str | None,
+    failures: FailureBudget,
 ) -> TokenResponse:
     scope = form.get("scope")
     if grant == "password":
         username, password = form.get("username"), form.get("password")
         if username is None or password is None:
             raise InvalidRequest()
-        return await service.password_grant(client, username, password, scope, jkt=jkt)
+        # The password check is argon2 (for unknown users too): reserve a failure first.
+        await failures.reserve()
+        try:
+            return await service.password_grant(client, username, password, scope, jkt=jkt)
+        except InvalidGrant:  # wrong username or password: the failure is spent
+            await failures.failed()
+            raise
+        finally:
+            await failures.release()
     if grant == "refresh_token":
         refresh = form.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
         if not refresh:
