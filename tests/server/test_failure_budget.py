@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from tests.server._app import BASE, PASSWORD, login, make_settings, running
 from tokenveil import _passwords
@@ -78,6 +79,16 @@ def _app(
 def _from(app: FastAPI, address: str) -> httpx.AsyncClient:
     """An HTTP client whose requests come from ``address``."""
     transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url=BASE)
+
+
+def _without_address(app: FastAPI) -> httpx.AsyncClient:
+    """An HTTP client whose requests carry no client address (as with uvicorn --uds)."""
+
+    async def no_peer(scope: Scope, receive: Receive, send: Send) -> None:
+        await app({**scope, "client": None}, receive, send)
+
+    transport = httpx.ASGITransport(app=no_peer)
     return httpx.AsyncClient(transport=transport, base_url=BASE)
 
 
@@ -162,9 +173,10 @@ async def test_cheap_client_failures_count_against_the_address(service: TokenSer
 async def test_failures_from_many_addresses_cannot_lock_out_a_legacy_client(
     service: TokenService, argon2_checks: list[int]
 ) -> None:
-    """The per-client-id budget (legacy hashes only) refuses addresses that have failed
-    themselves; an address with no failure in the window is still checked, so the real client
-    gets in, its hash is upgraded to sha256$, and from then on no per-client limit applies."""
+    """The per-client-id budget refuses addresses that have failed themselves; an address with
+    no failure in the window is still checked, so the real client gets in and its hash is
+    upgraded to sha256$. The id's budget stays the same after the upgrade (the answer never
+    depends on the kind of hash an id holds)."""
     app = _app(service, _limits(failures_per_ip=20, failures_per_client=3), FakeClock())
     attackers = [f"198.51.100.{n}" for n in range(1, 6)]
     for address in attackers:
@@ -183,9 +195,9 @@ async def test_failures_from_many_addresses_cannot_lock_out_a_legacy_client(
     assert upgraded is not None
     assert upgraded.secret_hash == _passwords.hash_client_secret(LEGACY_SECRET)
     async with _from(app, attackers[0]) as http:
-        for _ in range(5):  # cheap now: no per-client budget, only the address's
+        for _ in range(5):  # the same answer as before the upgrade
             wrong = await http.post("/oauth/token", data=CC, auth=("legacy", "tvc_wrong"))
-            assert wrong.status_code == 401
+            assert wrong.status_code == 429
     async with _from(app, "203.0.113.7") as real:
         ok = await real.post("/oauth/token", data=CC, auth=("legacy", LEGACY_SECRET))
         assert ok.status_code == 200
@@ -205,6 +217,95 @@ async def test_failure_budgets_from_settings_apply_to_the_real_app(tmp_path: Pat
         assert "retry-after" in limited.headers
         public = await http.post("/oauth/token", data={**CC, "client_id": DEMO_CLIENT_ID})
         assert public.status_code != 429  # no credential check: nothing to refuse
+
+
+async def test_requests_without_an_address_share_one_failure_budget(
+    service: TokenService, argon2_checks: list[int]
+) -> None:
+    """With no client address (a Unix socket, no trusted forwarding header), password grants
+    still spend a failure budget: one shared by every such request, refused before argon2."""
+    app = _app(service, _limits(failures_per_ip=3), FakeClock())
+    async with _without_address(app) as http:
+        for _ in range(3):
+            assert (await login(http, password="wrong password")).status_code == 400
+        checks = len(argon2_checks)
+        refused = await login(http)
+        assert refused.status_code == 429
+        assert refused.json()["error"] == "slow_down"
+        assert len(argon2_checks) == checks
+    async with _from(app, "192.0.2.30") as other:  # a known address keeps its own budget
+        assert (await login(other)).status_code == 200
+
+
+async def test_a_request_without_an_address_is_checked_until_that_address_fails(
+    service: TokenService,
+) -> None:
+    """The per-client-id budget exempts the shared unknown address while it has no failure in
+    the window, as any other address: failures sent in a legacy client's name from elsewhere do
+    not lock out the real client reaching the server through a Unix socket."""
+    app = _app(service, _limits(failures_per_ip=20, failures_per_client=3), FakeClock())
+    for n in range(1, 6):
+        async with _from(app, f"198.51.100.{n}") as http:
+            wrong = await http.post("/oauth/token", data=CC, auth=("legacy", "tvc_wrong"))
+            assert wrong.status_code == 401
+    async with _without_address(app) as real:
+        ok = await real.post("/oauth/token", data=CC, auth=("legacy", LEGACY_SECRET))
+        assert ok.status_code == 200
+        wrong = await real.post("/oauth/token", data=CC, auth=("legacy", "tvc_wrong"))
+        assert wrong.status_code == 401
+        again = await real.post("/oauth/token", data=CC, auth=("legacy", "tvc_wrong"))
+        assert again.status_code == 429  # failed now, and the id's budget is spent
+
+
+Answer = tuple[int, object, str | None]
+
+
+async def _answers(http: httpx.AsyncClient, client_id: str, times: int) -> list[Answer]:
+    found = []
+    for _ in range(times):
+        answer = await http.post("/oauth/token", data=CC, auth=(client_id, "tvc_wrong"))
+        found.append((answer.status_code, answer.json(), answer.headers.get("retry-after")))
+    return found
+
+
+async def test_unknown_modern_and_legacy_client_ids_get_the_same_answers(
+    service: TokenService,
+) -> None:
+    """Wrong secrets for an unknown id, a sha256$ client and a legacy argon2id client give the
+    same status and body sequences: the budgets are reserved before the client is looked up and
+    keyed on the submitted id, so a 429 never tells which ids exist or hold a legacy hash."""
+    await service.store.add_client(
+        Client(
+            client_id="modern",
+            secret_hash=_passwords.hash_client_secret("tvc_modern"),
+            grant_types=("client_credentials",),
+        )
+    )
+    app = _app(service, _limits(failures_per_ip=3, failures_per_client=3), FakeClock())
+    ids = ("nobody", "modern", "legacy")
+    per_address = []
+    for n, client_id in enumerate(ids):  # one address per id: the address's budget
+        async with _from(app, f"192.0.2.{40 + n}") as http:
+            per_address.append(await _answers(http, client_id, 5))
+    assert [status for status, _, _ in per_address[0]] == [401, 401, 401, 429, 429]
+    assert per_address[1] == per_address[0]
+    assert per_address[2] == per_address[0]
+    async with _from(app, "192.0.2.50") as http:  # one address, its budget spent on an unknown id
+        await _answers(http, "nobody2", 3)
+        spent = [(await _answers(http, client_id, 1))[0] for client_id in ids]
+    assert spent[0][0] == 429
+    assert spent[1] == spent[0]
+    assert spent[2] == spent[0]
+    per_id = []
+    for n, client_id in enumerate(ids):  # each id failed from many addresses: the id's budget
+        for m in range(4):
+            async with _from(app, f"198.51.{n}.{m}") as http:
+                await _answers(http, client_id, 1)
+        async with _from(app, f"203.0.113.{n}") as http:
+            per_id.append(await _answers(http, client_id, 2))
+    assert [status for status, _, _ in per_id[0]] == [401, 429]
+    assert per_id[1] == per_id[0]
+    assert per_id[2] == per_id[0]
 
 
 @pytest.mark.redis

@@ -9,13 +9,16 @@ hash from an earlier version is replaced by the ``sha256$`` one after its first 
 :class:`RateLimiter` applies :class:`TokenRateLimits`: fixed windows counted in this process, or
 in Redis with the scaled store, raising :class:`RateLimited` (``429 slow_down``).
 
-:class:`FailureBudget` is one request's spend of the failed-authentication budgets. Before an
-argon2 check (a password grant, or a client secret hash from an earlier version) it reserves one
-failure of the caller's address, and for a legacy client hash one of the client id, refusing with
-:class:`RateLimited` before the check runs when a budget is spent; a success gives the
-reservation back. A cheap ``sha256$`` failure is counted against the address after the fact. The
-per-client-id budget refuses only addresses that have failed in the window themselves, so
-failures sent from many addresses cannot lock a legitimate client out (docs/store.md).
+:class:`FailureBudget` is one request's spend of the failed-authentication budgets. Before a
+password grant's argon2 check it reserves one failure of the caller's address; before every
+client authentication that presents a secret, and before the client is even looked up, one of
+the address and one of the submitted client id, whether that id exists or not, refusing with
+:class:`RateLimited` when a budget is spent. So the answer never depends on whether an id
+exists or which kind of hash it holds. A success gives the reservation back; a request without a
+secret is counted after the fact when it fails. The per-client-id budget refuses only addresses
+that have failed in the window themselves, so failures sent from many addresses cannot lock a
+legitimate client out. A request with no known address (a Unix socket, no trusted forwarding
+header) counts against one shared "unknown" address (docs/store.md).
 
 No exception and no log line here holds a submitted secret, client id or address.
 """
@@ -71,6 +74,9 @@ class _FromSettings(enum.Enum):
 #: A :class:`TokenRateLimits` failure budget left to the service's :class:`Settings`.
 FROM_SETTINGS: Final = _FromSettings.SETTINGS
 Budget = int | None | Literal[_FromSettings.SETTINGS]
+
+#: The failure-budget address of every request whose address is not known: one shared key.
+UNKNOWN_ADDRESS: Final = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +147,7 @@ class RateLimiter:
         per_ip, per_client = self.limits.failures_per_ip, self.limits.failures_per_client
         return FailureBudget(
             self._counter(service),
-            _address_key(request, service),
+            _address_key(request, service) or UNKNOWN_ADDRESS,
             settings.token_rate_failures_per_address if per_ip is FROM_SETTINGS else per_ip,
             settings.token_rate_failures_per_client if per_client is FROM_SETTINGS else per_client,
             self._clock,
@@ -177,7 +183,7 @@ class FailureBudget:
     def __init__(
         self,
         counter: RateCounter,
-        address: str | None,
+        address: str,
         per_ip: int | None,
         per_client: int | None,
         clock: Clock,
@@ -192,29 +198,31 @@ class FailureBudget:
     def __repr__(self) -> str:
         return f"FailureBudget(reserved={len(self._reserved)})"  # never the address or id
 
-    async def reserve(self, legacy_client_id: str | None = None) -> None:
-        """Reserve one failure before an argon2 check; :class:`RateLimited` when spent.
+    async def reserve(self, client_id: str | None = None) -> None:
+        """Reserve one failure before a credential check; :class:`RateLimited` when spent.
 
-        ``legacy_client_id`` names the client whose argon2id secret hash is about to be checked:
-        its own budget applies too, but only to addresses that have failed in this window.
+        ``client_id`` is the submitted client id, existing or not: its own budget applies too,
+        but only to addresses that have failed in this window.
         """
         now = self._clock()
-        clean = False  # an unknown address, or one not limited, gets no exemption
-        if self._address is not None and self._per_ip is not None:
+        clean = False  # an address not limited gets no exemption
+        if self._per_ip is not None:
             hit = await self._spend(f"fail-ip:{self._address}", now)
             if hit.count > self._per_ip:
+                self._reserved.pop()  # stays counted: the next refusal is not logged
                 _refuse("address", hit, self._per_ip)
             clean = hit.count == 1  # this attempt is its only one: no failure of its own
-        if legacy_client_id is not None and self._per_client is not None:
-            hit = await self._spend(f"fail-client:{legacy_client_id}", now)
+        if client_id is not None and self._per_client is not None:
+            hit = await self._spend(f"fail-client:{client_id}", now)
             if hit.count > self._per_client and not clean:
+                self._reserved.pop()  # stays counted: the next refusal is not logged
                 _refuse("client", hit, self._per_client)
 
     async def failed(self) -> None:
         """The credentials were wrong: keep the reservation, or count a cheap failure."""
         if self._reserved:
             self._reserved.clear()
-        elif self._address is not None and self._per_ip is not None:
+        elif self._per_ip is not None:
             await self._counter.hit(f"fail-ip:{self._address}", now=self._clock())
 
     async def release(self) -> None:
@@ -233,7 +241,7 @@ class FailureBudget:
 
 
 def _refuse(kind: str, hit: Hit, allowed: int) -> NoReturn:
-    if hit.count == allowed + 1:  # once per key and window
+    if hit.count == allowed + 1:  # once per key and window (a refused hit is not given back)
         log.warning("failed-authentication budget spent (per %s)", kind)
     raise RateLimited(hit.retry_after)
 
@@ -296,13 +304,17 @@ async def authenticate(
 ) -> Client:
     """The request's client, authenticated from HTTP Basic or the form (RFC 6749 §2.3).
 
-    With ``failures``, a failure spends the caller's failed-authentication budget, and a legacy
-    argon2id hash is checked only after a reservation of it (:class:`FailureBudget`).
+    With ``failures``, a failure spends the caller's failed-authentication budget: a presented
+    secret is checked, and the client looked up, only after a reservation of the address's and
+    the submitted id's budgets (:class:`FailureBudget`), the same whatever the id.
     """
     client_id, secret = _credentials(request, form)
     if failures is None:
         return await _authenticate_client(service, client_id, secret, require_secret=require_secret)
     try:
+        if secret is not None:
+            # Before the lookup: the answer (429 or not) must not tell whether the id exists.
+            await failures.reserve(client_id if client_id and valid_client_id(client_id) else None)
         return await _authenticate_client(
             service, client_id, secret, require_secret=require_secret, failures=failures
         )
@@ -330,10 +342,8 @@ async def _authenticate_client(
     known = client_id is not None and valid_client_id(client_id)
     client = await service.store.get_client(client_id) if known and client_id else None
     stored = client.secret_hash if client is not None else None
-    if failures is not None and client is not None and client_secret_needs_rehash(stored):
-        # Before the argon2 check (~100 ms of CPU), never after: RateLimited ends it here.
-        await failures.reserve(client.client_id)
-    matched = await verify_client_secret(stored, secret or "")
+    # Without a secret there is nothing to check: never run argon2 (reserved only for a secret).
+    matched = await verify_client_secret(stored if secret is not None else None, secret or "")
     if client is None:
         raise InvalidClient()
     if stored is None:

@@ -20,13 +20,14 @@ authentication and the rate limiter live in :mod:`tokenveil.web._client_auth`.
 
 Order on ``/oauth/token``: per-address rate limit, form, client authentication, per-client rate
 limit, DPoP proof, grant. Failed client authentications and failed password grants also spend a
-failed-authentication budget per address (and per client id for a client secret hash from an
-earlier version), reserved before any argon2 check and given back on success
+failed-authentication budget per address (and per submitted client id, existing or not),
+reserved before any secret is checked or any client looked up, and given back on success
 (:class:`~tokenveil.web._client_auth.FailureBudget`): past it, ``429 slow_down`` comes before
-the check runs. The proof is checked only for an authenticated client, so an anonymous
-caller cannot fill the proof replay cache. Rate limits (:class:`TokenRateLimits`, fixed windows,
-in process or in Redis with the scaled store) answer ``429 slow_down`` with ``Retry-After``;
-revocation and introspection spend the same per-address budget before reading anything.
+the check runs, whatever the client id. The proof is checked only for an authenticated
+client, so an anonymous caller cannot fill the proof replay cache. Rate limits
+(:class:`TokenRateLimits`, fixed windows, in process or in Redis with the scaled store) answer
+``429 slow_down`` with ``Retry-After``; revocation and introspection spend the same
+per-address budget before reading anything.
 
 Introspection (RFC 7662) answers only confidential clients registered with ``may_introspect``;
 another authenticated client gets ``403 unauthorized_client``. Revocation (RFC 7009) is open to
