@@ -48,12 +48,12 @@ async def test_a_new_window_starts_from_zero(counter: RateCounter) -> None:
 
 
 async def test_memory_counter_forgets_old_windows_and_is_bounded() -> None:
-    """Past windows are dropped; keys beyond max_keys are not counted (fail open)."""
+    """Past windows are dropped; keys beyond max_keys share one count (fail safe)."""
     counter = MemoryRateCounter(WINDOW, max_keys=2)
     await counter.hit("a", now=T0)
     await counter.hit("b", now=T0)
     assert (await counter.hit("c", now=T0)).count == 1
-    assert (await counter.hit("c", now=T0)).count == 1
+    assert (await counter.hit("c", now=T0)).count == 2
     assert (await counter.hit("a", now=T0)).count == 2
     await counter.hit("c", now=T0 + WINDOW)
     assert "keys=1" in repr(counter)

@@ -14,11 +14,14 @@ window only: nothing is kept about a key once its window has passed.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import Protocol
 
 __all__ = ["Hit", "MemoryRateCounter", "RateCounter", "window_of"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +50,9 @@ def window_of(now: float, window: float) -> tuple[int, float]:
 
 class MemoryRateCounter:
     """Counters in this process. Memory is bounded: the counts of the previous window are
-    dropped when a new one starts, and at most ``max_keys`` keys are counted per window (keys
-    beyond are not limited by this counter: failing open is better than one shared bucket that
-    would lock every newcomer out)."""
+    dropped when a new one starts, and at most ``max_keys`` keys are counted per window. When
+    they are all taken, a new key is counted in one overflow count shared by every key beyond
+    (fail safe: a flood of new keys spends that shared budget, it never makes limits vanish)."""
 
     def __init__(self, window: float, *, max_keys: int = 100_000) -> None:
         if window <= 0 or max_keys <= 0:
@@ -58,28 +61,35 @@ class MemoryRateCounter:
         self._max_keys = max_keys
         self._slot: int | None = None
         self._counts: dict[str, int] = {}
+        self._overflow = 0
 
     def __repr__(self) -> str:
         return f"MemoryRateCounter(window={self.window}, keys={len(self._counts)})"
 
     async def hit(self, key: str, *, now: float) -> Hit:
         slot, left = window_of(now, self.window)
-        if slot != self._slot:
+        if slot != self._slot:  # every count kept is of the current window: nothing expired
             self._slot = slot
             self._counts = {}
+            self._overflow = 0
         count = self._counts.get(key)
         if count is None and len(self._counts) >= self._max_keys:
-            return Hit(1, left)
+            if self._overflow == 0:  # once per window
+                log.warning("rate counter full; new keys share one count until the window ends")
+            self._overflow += 1
+            return Hit(self._overflow, left)
         count = (count or 0) + 1
         self._counts[key] = count
         return Hit(count, left)
 
     async def refund(self, key: str, *, now: float) -> None:
         slot, _ = window_of(now, self.window)
-        count = self._counts.get(key)
-        if slot != self._slot or count is None:
+        if slot != self._slot:
             return
-        if count <= 1:
+        count = self._counts.get(key)
+        if count is None:  # counted in the overflow, if anywhere
+            self._overflow = max(self._overflow - 1, 0)
+        elif count <= 1:
             del self._counts[key]
         else:
             self._counts[key] = count - 1
