@@ -7,8 +7,8 @@ setting and emits :class:`InsecureSettingWarning`.
 Every duration is checked at construction: finite and positive, the verification ``leeway``
 within 0-60 s and ``state_poll_interval`` within (0, 60] s; the token endpoint rate limits
 (``token_rate_per_address``, ``token_rate_per_client`` and the failed-authentication budgets
-``token_rate_failures_per_address``, ``token_rate_failures_per_client``) are positive whole
-numbers. A refused
+``token_rate_failures_per_address``, ``token_rate_failures_per_client``,
+``token_rate_failures_per_username``) are positive whole numbers. A refused
 setting is named in the error, never its value. ``repr``/``str`` and
 :meth:`Settings.as_log_dict` mask the passwords a ``database_url`` or ``redis_url`` may carry,
 and never show ``kek`` (CWE-532).
@@ -55,6 +55,7 @@ _POSITIVE_COUNTS = (
     "token_rate_per_client",
     "token_rate_failures_per_address",
     "token_rate_failures_per_client",
+    "token_rate_failures_per_username",
 )
 #: Settings whose values are secrets: never in an error, a repr or a log line.
 _SECRET_URLS = ("database_url", "redis_url")
@@ -126,6 +127,11 @@ class Settings:
     #: Failed authentications per client id still holding a legacy argon2id secret hash, in each
     #: window; past it, only addresses without a failure of their own in the window are checked.
     token_rate_failures_per_client: int = 20
+    #: Failed password grants per submitted username (existing or not; counted under a keyed
+    #: pseudonym, never the username) in each window; past it, only addresses without a
+    #: failure of their own in the window are checked, so failures sent from elsewhere cannot
+    #: lock the user out.
+    token_rate_failures_per_username: int = 10
 
     def __post_init__(self) -> None:
         if self.signing_alg not in ALGORITHMS:

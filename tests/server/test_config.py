@@ -193,3 +193,23 @@ def test_replace_keeps_validation_and_masking(tmp_path: Path) -> None:
     assert dataclasses.is_dataclass(settings)
     with pytest.raises(ConfigurationError):
         settings.replace(leeway=120)
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, math.inf, math.nan, True])
+def test_the_per_username_failure_budget_is_a_positive_whole_number(value: float) -> None:
+    """token_rate_failures_per_username is validated like the other budgets: named, refused."""
+    with pytest.raises(ConfigurationError) as info:
+        Settings(token_rate_failures_per_username=value)  # type: ignore[arg-type]
+    assert "token_rate_failures_per_username" in str(info.value)
+
+
+def test_the_per_username_failure_budget_from_the_environment() -> None:
+    """TOKENVEIL_TOKEN_RATE_FAILURES_PER_USERNAME sets it (default 10 per window); a bad value
+    is a ConfigurationError naming the setting, not its value."""
+    assert Settings().token_rate_failures_per_username == 10
+    env = {"TOKENVEIL_TOKEN_RATE_FAILURES_PER_USERNAME": "4"}
+    assert Settings.from_env(env).token_rate_failures_per_username == 4
+    with pytest.raises(ConfigurationError) as info:
+        Settings.from_env({"TOKENVEIL_TOKEN_RATE_FAILURES_PER_USERNAME": "-7"})
+    assert "token_rate_failures_per_username" in str(info.value)
+    assert "-7" not in str(info.value)

@@ -17,10 +17,16 @@ the address and one of the submitted client id, whether that id exists or not, r
 exists or which kind of hash it holds. A success gives the reservation back; a request without a
 secret is counted after the fact when it fails. The per-client-id budget refuses only addresses
 that have failed in the window themselves, so failures sent from many addresses cannot lock a
-legitimate client out. A request with no known address (a Unix socket, no trusted forwarding
-header) counts against one shared "unknown" address (docs/store.md).
+legitimate client out. A password grant likewise reserves one failure of the submitted username,
+whether that user exists or not, under the same rule: password guessing against one user spread
+over many addresses gets one check per address and window once the username's budget is spent,
+while the user, from an address without failures of its own, still logs in. The username is
+counted under a keyed pseudonym (HMAC-SHA256 under a key derived from the key-encryption key,
+which every instance shares), never as itself. A request with no known address (a Unix socket,
+no trusted forwarding header) counts against one shared "unknown" address (docs/store.md).
 
-No exception and no log line here holds a submitted secret, client id or address.
+No exception, no log line and no counter key here holds a submitted secret, username, client
+id or address (client ids, not personal data, are the keys of their own budget).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import base64
 import enum
 import ipaddress
 import logging
+import secrets
 import time
 import weakref
 from collections.abc import Callable
@@ -43,8 +50,15 @@ from tokenveil._passwords import (
     hash_client_secret,
     verify_client_secret,
 )
-from tokenveil.errors import InvalidClient, InvalidRequest, OAuthError, StoreError
-from tokenveil.monitor import client_ip
+from tokenveil.defence import derived_key
+from tokenveil.errors import (
+    ConfigurationError,
+    InvalidClient,
+    InvalidRequest,
+    OAuthError,
+    StoreError,
+)
+from tokenveil.monitor import Pseudonymizer, client_ip
 from tokenveil.service import TokenService
 from tokenveil.store import Client
 from tokenveil.store._protocols import valid_client_id
@@ -77,6 +91,8 @@ Budget = int | None | Literal[_FromSettings.SETTINGS]
 
 #: The failure-budget address of every request whose address is not known: one shared key.
 UNKNOWN_ADDRESS: Final = "unknown"
+#: What the per-username budget's pseudonym key is derived for (:func:`derived_key`).
+USERNAME_KEY_PURPOSE: Final = "failure-budget-usernames"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +106,10 @@ class TokenRateLimits:
     client's budget. ``None`` turns a limit off. Behind a reverse proxy, set the server's
     ``trusted_proxies``, or every caller shares the proxy's address.
 
-    ``failures_per_ip`` and ``failures_per_client`` are the failed-authentication budgets of
-    :class:`FailureBudget`, counted in the same windows; by default they come from the service's
-    settings (``token_rate_failures_per_address``, ``token_rate_failures_per_client``).
+    ``failures_per_ip``, ``failures_per_client`` and ``failures_per_username`` are the
+    failed-authentication budgets of :class:`FailureBudget`, counted in the same windows; by
+    default they come from the service's settings (``token_rate_failures_per_address``,
+    ``token_rate_failures_per_client``, ``token_rate_failures_per_username``).
     """
 
     window: float = 10.0
@@ -100,6 +117,7 @@ class TokenRateLimits:
     per_client: int | None = 1000
     failures_per_ip: Budget = FROM_SETTINGS
     failures_per_client: Budget = FROM_SETTINGS
+    failures_per_username: Budget = FROM_SETTINGS
 
 
 class RateLimited(OAuthError):
@@ -128,6 +146,9 @@ class RateLimiter:
         self._counters: weakref.WeakKeyDictionary[TokenService, RateCounter] = (
             weakref.WeakKeyDictionary()
         )
+        self._pseudonymizers: weakref.WeakKeyDictionary[TokenService, Pseudonymizer] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def address(self, request: Request, service: TokenService) -> None:
         """Spend one request of the caller's address; :class:`RateLimited` past the limit."""
@@ -145,13 +166,36 @@ class RateLimiter:
         """The failed-authentication budgets of this request's caller."""
         settings = service.settings
         per_ip, per_client = self.limits.failures_per_ip, self.limits.failures_per_client
+        per_user = self.limits.failures_per_username
         return FailureBudget(
             self._counter(service),
             _address_key(request, service) or UNKNOWN_ADDRESS,
             settings.token_rate_failures_per_address if per_ip is FROM_SETTINGS else per_ip,
             settings.token_rate_failures_per_client if per_client is FROM_SETTINGS else per_client,
             self._clock,
+            per_username=(
+                settings.token_rate_failures_per_username if per_user is FROM_SETTINGS else per_user
+            ),
+            pseudonymizer=self._pseudonymizer(service),
         )
+
+    def _pseudonymizer(self, service: TokenService) -> Pseudonymizer:
+        """The per-username budget's keyed pseudonyms: the same on every instance sharing the
+        key-encryption key, so the scaled store's instances count one username under one key."""
+        found = self._pseudonymizers.get(service)
+        if found is None:
+            try:
+                key = derived_key(service.settings, USERNAME_KEY_PURPOSE)
+            except ConfigurationError:  # a service built without a readable KEK: this process
+                key = secrets.token_bytes(32)
+                if isinstance(service.store, ScaledStore):
+                    log.warning(
+                        "no key-encryption key: each instance counts failed password grants "
+                        "per username on its own"
+                    )
+            found = Pseudonymizer(key)
+            self._pseudonymizers[service] = found
+        return found
 
     def _counter(self, service: TokenService) -> RateCounter:
         if self._fixed is not None:
@@ -187,36 +231,47 @@ class FailureBudget:
         per_ip: int | None,
         per_client: int | None,
         clock: Clock,
+        *,
+        per_username: int | None = None,
+        pseudonymizer: Pseudonymizer | None = None,
     ) -> None:
         self._counter = counter
         self._address = address
         self._per_ip = per_ip
         self._per_client = per_client
+        self._per_username = per_username
+        self._pseudonymizer = pseudonymizer or Pseudonymizer()
         self._clock = clock
         self._reserved: list[tuple[str, float]] = []
 
     def __repr__(self) -> str:
         return f"FailureBudget(reserved={len(self._reserved)})"  # never the address or id
 
-    async def reserve(self, client_id: str | None = None) -> None:
+    async def reserve(self, client_id: str | None = None, *, username: str | None = None) -> None:
         """Reserve one failure before a credential check; :class:`RateLimited` when spent.
 
-        ``client_id`` is the submitted client id, existing or not: its own budget applies too,
-        but only to addresses that have failed in this window.
+        ``client_id`` is the submitted client id, ``username`` the submitted username (a password
+        grant), existing or not: their own budgets apply too, but only to addresses that have
+        failed in this window. A username is counted under its keyed pseudonym only.
         """
         now = self._clock()
         clean = False  # an address not limited gets no exemption
         if self._per_ip is not None:
             hit = await self._spend(f"fail-ip:{self._address}", now)
-            if hit.count > self._per_ip:
-                self._reserved.pop()  # stays counted: the next refusal is not logged
-                _refuse("address", hit, self._per_ip)
+            if _spent("address", hit, self._per_ip):
+                self._refuse(hit)
             clean = hit.count == 1  # this attempt is its only one: no failure of its own
         if client_id is not None and self._per_client is not None:
             hit = await self._spend(f"fail-client:{client_id}", now)
-            if hit.count > self._per_client and not clean:
-                self._reserved.pop()  # stays counted: the next refusal is not logged
-                _refuse("client", hit, self._per_client)
+            if _spent("client", hit, self._per_client) and not clean:
+                self._refuse(hit)
+        if username is not None and self._per_username is not None:
+            # Never the username itself: a keyed pseudonym, so Redis keys, memory keys and
+            # dumps of either hold no personal data (and cannot be reversed by guessing).
+            user_key = self._pseudonymizer.pseudonym("failure-budget-username", username)
+            hit = await self._spend(f"fail-user:{user_key}", now)
+            if _spent("username", hit, self._per_username) and not clean:
+                self._refuse(hit)
 
     async def failed(self) -> None:
         """The credentials were wrong: keep the reservation, or count a cheap failure."""
@@ -234,16 +289,22 @@ class FailureBudget:
         except StoreError:
             log.warning("could not give back a failed-authentication reservation")
 
+    def _refuse(self, hit: Hit) -> NoReturn:
+        self._reserved.pop()  # the refused hit stays counted: the budget stays spent, unlogged
+        raise RateLimited(hit.retry_after)
+
     async def _spend(self, key: str, now: float) -> Hit:
         hit = await self._counter.hit(key, now=now)
         self._reserved.append((key, now))
         return hit
 
 
-def _refuse(kind: str, hit: Hit, allowed: int) -> NoReturn:
-    if hit.count == allowed + 1:  # once per key and window (a refused hit is not given back)
+def _spent(kind: str, hit: Hit, allowed: int) -> bool:
+    """Whether ``hit`` is past the budget; the first hit past it is logged (once per key and
+    window, since a refused hit is not given back), whether the caller is refused or exempt."""
+    if hit.count == allowed + 1:
         log.warning("failed-authentication budget spent (per %s)", kind)
-    raise RateLimited(hit.retry_after)
+    return hit.count > allowed
 
 
 def _default_counter(service: TokenService, window: float) -> RateCounter:

@@ -20,14 +20,17 @@ authentication and the rate limiter live in :mod:`tokenveil.web._client_auth`.
 
 Order on ``/oauth/token``: per-address rate limit, form, client authentication, per-client rate
 limit, DPoP proof, grant. Failed client authentications and failed password grants also spend a
-failed-authentication budget per address (and per submitted client id, existing or not),
-reserved before any secret is checked or any client looked up, and given back on success
+failed-authentication budget per address (and per submitted client id or username, existing
+or not, the username counted only under a keyed pseudonym), reserved before any secret is
+checked or any client or user looked up, and given back on success
 (:class:`~tokenveil.web._client_auth.FailureBudget`): past it, ``429 slow_down`` comes before
-the check runs, whatever the client id. The proof is checked only for an authenticated
-client, so an anonymous caller cannot fill the proof replay cache. Rate limits
-(:class:`TokenRateLimits`, fixed windows, in process or in Redis with the scaled store) answer
-``429 slow_down`` with ``Retry-After``; revocation and introspection spend the same
-per-address budget before reading anything.
+the check runs, whatever the client id or username. The per-id and per-username budgets refuse
+only addresses that have failed themselves in the window, so failures sent from elsewhere
+cannot lock a client or a user out. The proof is checked only for an authenticated client, so
+an anonymous caller cannot fill the proof replay cache. Rate limits (:class:`TokenRateLimits`,
+fixed windows, in process or in Redis with the scaled store) answer ``429 slow_down`` with
+``Retry-After``; revocation and introspection spend the same per-address budget before reading
+anything.
 
 Introspection (RFC 7662) answers only confidential clients registered with ``may_introspect``;
 another authenticated client gets ``403 unauthorized_client``. Revocation (RFC 7009) is open to
@@ -268,8 +271,9 @@ async def _grant(
         username, password = form.get("username"), form.get("password")
         if username is None or password is None:
             raise InvalidRequest()
-        # The password check is argon2 (for unknown users too): reserve a failure first.
-        await failures.reserve()
+        # The password check is argon2 (for unknown users too): reserve a failure first, of the
+        # address and of the submitted username, whether that user exists or not.
+        await failures.reserve(username=username)
         try:
             return await service.password_grant(client, username, password, scope, jkt=jkt)
         except InvalidGrant:  # wrong username or password: the failure is spent
