@@ -10,14 +10,16 @@ hash from an earlier version is replaced by the ``sha256$`` one after its first 
 in Redis with the scaled store, raising :class:`RateLimited` (``429 slow_down``).
 
 :class:`FailureBudget` is one request's spend of the failed-authentication budgets. Before a
-password grant's argon2 check it reserves one failure of the caller's address; before every
-client authentication that presents a secret, and before the client is even looked up, one of
-the address and one of the submitted client id, whether that id exists or not, refusing with
+password grant's argon2 check it checks the failures of the caller's address; before every
+client authentication that presents a secret, and before the client is even looked up, those
+of the address and of the submitted client id, whether that id exists or not, refusing with
 :class:`RateLimited` when a budget is spent. So the answer never depends on whether an id
-exists or which kind of hash it holds. A success gives the reservation back; a request without a
-secret is counted after the fact when it fails. The per-client-id budget refuses only addresses
-that have failed in the window themselves, so failures sent from many addresses cannot lock a
-legitimate client out. A password grant likewise reserves one failure of the submitted username,
+exists or which kind of hash it holds. Nothing is held while argon2 runs (concurrent good
+logins from one address are never refused); a failure is counted under the same keys when it
+happens, and a request without a secret is counted against its address when it fails. The
+per-client-id budget refuses only addresses that have failed in the window themselves, so
+failures sent from many addresses cannot lock a legitimate client out.
+A password grant likewise checks and counts the submitted username,
 whether that user exists or not, under the same rule: password guessing against one user spread
 over many addresses gets one check per address and window once the username's budget is spent,
 while the user, from an address without failures of its own, still logs in. The username is
@@ -219,9 +221,16 @@ class RateLimiter:
 class FailureBudget:
     """One request's spend of the failed-authentication budgets (see the module docstring).
 
-    Use :meth:`reserve` before an argon2 check, then :meth:`failed` when the credentials were
-    wrong (the reservation is kept; with none, a cheap failure is counted) and :meth:`release`
-    in every case (gives back what is still reserved: a success, or a failure of another kind).
+    Use :meth:`reserve` before an argon2 check (it checks every budget and refuses when one is
+    spent, holding nothing afterwards), then :meth:`failed` when the credentials were wrong (it
+    counts the failure under the same keys; with no check before, a cheap failure against the
+    address) and :meth:`release` in every case.
+
+    Nothing stays reserved while argon2 runs: a reservation held across the check would cap the
+    number of concurrent logins from one address (a NAT, a backend-for-frontend) at the budget,
+    refusing users whose credentials are right. The price is a bounded overshoot: attempts that
+    pass the check together and then fail are all counted, past the budget by at most their
+    number, itself capped by the per-address request limit.
     """
 
     def __init__(
@@ -243,6 +252,8 @@ class FailureBudget:
         self._pseudonymizer = pseudonymizer or Pseudonymizer()
         self._clock = clock
         self._reserved: list[tuple[str, float]] = []
+        #: The keys a failure of this request is counted under, set by :meth:`reserve`.
+        self._failure_keys: list[str] = []
 
     def __repr__(self) -> str:
         return f"FailureBudget(reserved={len(self._reserved)})"  # never the address or id
@@ -272,13 +283,19 @@ class FailureBudget:
             hit = await self._spend(f"fail-user:{user_key}", now)
             if _spent("username", hit, self._per_username) and not clean:
                 self._refuse(hit)
+        # Under budget: give the probes back at once; a failure is counted by failed().
+        self._failure_keys = [key for key, _ in self._reserved]
+        await self.release()
 
     async def failed(self) -> None:
-        """The credentials were wrong: keep the reservation, or count a cheap failure."""
-        if self._reserved:
-            self._reserved.clear()
-        elif self._per_ip is not None:
-            await self._counter.hit(f"fail-ip:{self._address}", now=self._clock())
+        """The credentials were wrong: count the failure under the keys checked before it (or,
+        with no check before, against the address)."""
+        now = self._clock()
+        keys, self._failure_keys = self._failure_keys, []
+        if not keys and self._per_ip is not None:
+            keys = [f"fail-ip:{self._address}"]
+        for key in keys:
+            await self._counter.hit(key, now=now)
 
     async def release(self) -> None:
         """Give back whatever is still reserved; best effort (a lost refund only costs budget)."""
