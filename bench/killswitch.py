@@ -5,9 +5,10 @@ old-token probes (one per instance) keep presenting a token issued before the sw
 switch is fired through the CLI (``tokenveil killswitch purge``) or ``POST /admin/killswitch``.
 Reported:
 
-- **propagation delay** per instance: the instant the purge's cut-off was stored (``committed``
-  in the CLI's output and the endpoint's answer) → the first rejection of an old token on that
-  instance. (The cut-off value itself may lie up to a second ahead of that instant after an
+- **propagation delay** per instance: the instant the purge began changing state (``started``
+  in the CLI's output and the endpoint's answer; before the emergency key rotation, which
+  already rejects old tokens) → the first rejection of an old token on that instance. It
+  includes the purge's own work. (The cut-off value itself may lie up to a second ahead after an
   earlier purge, so it is not the reference.)
 - **old tokens accepted after the propagation delay**: 200s to requests with a pre-switch token
   sent after that instance's first rejection (target 0);
@@ -66,21 +67,21 @@ class Figures:
     must_login_again: int = 0
     old_accepted_after: int = 0
     old_rejected: int = 0
-    #: When the purge's cut-off was stored (the server's wall clock: same machine).
-    committed: float = 0.0
+    #: When the purge began changing state (the server's wall clock: same machine).
+    started: float = 0.0
     #: Per instance: when the first old-token rejection was received, and when that request
     #: was sent (under load the gap is queueing in the server, not propagation).
     first_rejection: dict[str, float] = field(default_factory=dict)
     first_rejection_sent: dict[str, float] = field(default_factory=dict)
 
     def propagation(self) -> dict[str, float]:
-        """Cut-off stored → first old-token rejection received, per instance."""
-        return {base: at - self.committed for base, at in self.first_rejection.items()}
+        """Purge started → first old-token rejection received, per instance."""
+        return {base: at - self.started for base, at in self.first_rejection.items()}
 
     def summary(self) -> str:
         delays = ", ".join(f"{d * 1000:.0f} ms" for d in self.propagation().values()) or "none"
         sent = ", ".join(
-            f"{(at - self.committed) * 1000:+.0f} ms" for at in self.first_rejection_sent.values()
+            f"{(at - self.started) * 1000:+.0f} ms" for at in self.first_rejection_sent.values()
         )
         return (
             f"requests={self.requests} refreshes={self.refreshes} "
@@ -221,7 +222,7 @@ async def run(
             asyncio.create_task(client_loop(http, s, figures, stop, pace)) for s in sessions
         ] + [asyncio.create_task(old_token_probe(http, p, figures, stop, pace / 5)) for p in probes]
         await asyncio.sleep(before)
-        figures.committed = await fire()
+        figures.started = await fire()
         await asyncio.sleep(after)
         stop.set()
         await asyncio.gather(*tasks)
@@ -229,11 +230,11 @@ async def run(
 
 
 def fire_with_cli(data_dir: Path, env: Mapping[str, str], *args: str) -> Fire:
-    """``tokenveil killswitch purge ARGS`` in a subprocess; returns when the cut-off was stored."""
+    """``tokenveil killswitch purge ARGS`` in a subprocess; returns when the purge began."""
 
     async def fire() -> float:
         out = await asyncio.to_thread(cli, data_dir, env, "killswitch", "purge", *args)
-        found = re.search(r"committed=([0-9.]+)", out)
+        found = re.search(r"started=([0-9.]+)", out)
         if found is None:
             raise RuntimeError("the CLI did not report when the cut-off was stored")
         return float(found.group(1))
@@ -242,7 +243,7 @@ def fire_with_cli(data_dir: Path, env: Mapping[str, str], *args: str) -> Fire:
 
 
 def fire_with_endpoint(base: str, client_id: str, secret: str, **body: object) -> Fire:
-    """``POST /admin/killswitch`` with a client_credentials token; returns when it was stored."""
+    """``POST /admin/killswitch`` with a client_credentials token; returns when it began."""
 
     async def fire() -> float:
         async with httpx.AsyncClient(base_url=base, timeout=15) as http:
@@ -258,7 +259,7 @@ def fire_with_endpoint(base: str, client_id: str, secret: str, **body: object) -
                 headers={"Authorization": f"Bearer {token.json()['access_token']}"},
             )
             answer.raise_for_status()
-            return float(answer.json()["committed_at"])
+            return float(answer.json()["started_at"])
 
     return fire
 

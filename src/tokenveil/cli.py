@@ -345,7 +345,7 @@ def killswitch_purge(
     report = _run(_settings(data_dir), action)
     out.print(
         f"kill switch fired: access tokens issued before {_when(report.cutoff)} "
-        f"(cutoff={report.cutoff:.6f} committed={report.committed_at:.6f}) rejected"
+        f"(cutoff={report.cutoff:.6f} started={report.started_at:.6f}) rejected"
     )
     if report.keys_rotated:
         out.print(f"  {report.keys_revoked} key(s) revoked; active key is now {report.active_kid}")

@@ -82,10 +82,11 @@ class PurgeReport:
     keys_rotated: bool
     keys_revoked: int = 0
     active_kid: str | None = None
-    #: When the cut-off was being stored (this instance's clock, read just before the write, so
-    #: no instance can reject by it earlier). The cut-off itself may lie up to a second ahead
-    #: (see :func:`next_cutoff`); propagation is measured from this instant.
-    committed_at: float = 0.0
+    #: When the purge began changing state (this instance's clock, read before the emergency
+    #: rotation, the family revocations and the cut-off, so no instance can reject an old token
+    #: because of this purge earlier). The cut-off itself may lie up to a second ahead (see
+    #: :func:`next_cutoff`); propagation is measured from this instant.
+    started_at: float = 0.0
 
     def as_dict(self) -> dict[str, str | int | float | bool | None]:
         return {
@@ -95,7 +96,7 @@ class PurgeReport:
             "keys_rotated": self.keys_rotated,
             "keys_revoked": self.keys_revoked,
             "active_kid": self.active_kid,
-            "committed_at": self.committed_at,
+            "started_at": self.started_at,
         }
 
 

@@ -584,6 +584,9 @@ class TokenService:
             if user is None:
                 raise InvalidRequest("no such user")
             sub = user.id
+        # Before the first change: no instance can reject an old token because of this purge
+        # (a revoked key, a revoked family, the cut-off) before this instant.
+        started_at = self._clock()
         active_kid, keys_revoked = None, 0
         if rotate_keys:
             active_kid, keys_revoked = await self.keyring.emergency_rotate()
@@ -594,8 +597,6 @@ class TokenService:
         families = await revoke_selected_families(self.store, selection, self._clock(), sub=sub)
         # The cut-off is taken last: a token issued while the purge ran is rejected too.
         cutoff = next_cutoff(self._clock(), await self.store.get_cutoff())
-        # Read before the write: no instance can reject by the new cut-off before this instant.
-        committed_at = self._clock()
         await self.store.set_cutoff(cutoff)  # bumps the version and, with Redis, publishes
         self.revocations.cutoff = max(self.revocations.cutoff, cutoff)
         report = PurgeReport(
@@ -605,7 +606,7 @@ class TokenService:
             keys_rotated=rotate_keys,
             keys_revoked=keys_revoked,
             active_kid=active_kid,
-            committed_at=committed_at,
+            started_at=started_at,
         )
         await self._event(
             "killswitch.purge",

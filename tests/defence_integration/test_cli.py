@@ -23,7 +23,7 @@ def test_purge_prints_the_cutoff_and_the_counts(runner: CliRunner, tmp_path: Pat
     args = ["killswitch", "purge", "--rotate-keys", "--revoke-families", "all"]
     answer = runner.invoke(app, [*args, "--data-dir", str(tmp_path)])
     assert answer.exit_code == 0, answer.output
-    assert re.search(r"cutoff=\d+\.\d{6} committed=\d+\.\d{6}", answer.output)
+    assert re.search(r"cutoff=\d+\.\d{6} started=\d+\.\d{6}", answer.output)
     assert "2 key(s) revoked" in answer.output
     assert "refresh families revoked (all): 0" in answer.output
 

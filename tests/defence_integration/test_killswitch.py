@@ -71,9 +71,9 @@ async def test_second_purge_in_the_same_second_rejects_tokens_issued_between(
     clock.now = 1_800_000_000.6
     second = await service.purge()
     assert second.cutoff > _iat(between)
-    # The cut-off lies ahead of the moment it was stored; propagation is timed from the latter.
-    assert second.committed_at == 1_800_000_000.6 < second.cutoff
-    assert second.as_dict()["committed_at"] == second.committed_at
+    # The cut-off lies ahead of the moment the purge began; propagation is timed from the latter.
+    assert second.started_at == 1_800_000_000.6 < second.cutoff
+    assert second.as_dict()["started_at"] == second.started_at
     with pytest.raises(RevokedToken):
         service.verify(between)
     later = service.issuer.issue(sub="usr_a", client_id="c").token
