@@ -49,6 +49,10 @@ class RecordingCounter:
         self.keys.add(key)
         await self.inner.refund(key, now=now)
 
+    async def peek(self, key: str, *, now: float) -> Hit:
+        self.keys.add(key)
+        return await self.inner.peek(key, now=now)
+
 
 @pytest.fixture
 def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:

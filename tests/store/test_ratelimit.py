@@ -72,3 +72,15 @@ async def test_refund_takes_back_one_hit_of_the_same_window(counter: RateCounter
     await counter.hit("fail-ip:192.0.2.1", now=T0 + WINDOW)
     await counter.refund("fail-ip:192.0.2.1", now=T0 + 3)  # the old window: no effect
     assert (await counter.hit("fail-ip:192.0.2.1", now=T0 + WINDOW + 1)).count == 2
+
+
+async def test_peek_reads_a_count_without_counting(counter: RateCounter) -> None:
+    """The failure budgets read before a credential check: peeking never spends anything."""
+    assert (await counter.peek("k", now=T0)).count == 0
+    await counter.hit("k", now=T0)
+    for _ in range(3):
+        seen = await counter.peek("k", now=T0)
+        assert seen.count == 1
+        assert 0 < seen.retry_after <= WINDOW
+    assert (await counter.hit("k", now=T0)).count == 2
+    assert (await counter.peek("k", now=T0 + WINDOW)).count == 0

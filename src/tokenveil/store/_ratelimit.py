@@ -41,6 +41,10 @@ class RateCounter(Protocol):
         """Take back one hit of ``key`` made at ``now`` (same window), never below zero."""
         ...
 
+    async def peek(self, key: str, *, now: float) -> Hit:
+        """``key``'s count in the window holding ``now``, without counting anything."""
+        ...
+
 
 def window_of(now: float, window: float) -> tuple[int, float]:
     """The window number holding ``now`` and the seconds left in it (never zero)."""
@@ -81,6 +85,15 @@ class MemoryRateCounter:
         count = (count or 0) + 1
         self._counts[key] = count
         return Hit(count, left)
+
+    async def peek(self, key: str, *, now: float) -> Hit:
+        slot, left = window_of(now, self.window)
+        if slot != self._slot:
+            return Hit(0, left)
+        count = self._counts.get(key)
+        if count is None and len(self._counts) >= self._max_keys:
+            return Hit(self._overflow, left)  # where a hit of this key would be counted
+        return Hit(count or 0, left)
 
     async def refund(self, key: str, *, now: float) -> None:
         slot, _ = window_of(now, self.window)

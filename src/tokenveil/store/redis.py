@@ -374,6 +374,12 @@ class RedisRateCounter:
                 count, _ = await pipe.execute()
         return Hit(int(count), left)
 
+    async def peek(self, key: str, *, now: float) -> Hit:
+        slot, left = window_of(now, self.window)
+        with _translated():
+            count = await self._client.get(f"{self._prefix}{slot}:{key}")
+        return Hit(int(count or 0), left)
+
     async def refund(self, key: str, *, now: float) -> None:
         slot, _ = window_of(now, self.window)
         with _translated():

@@ -221,12 +221,12 @@ class RateLimiter:
 class FailureBudget:
     """One request's spend of the failed-authentication budgets (see the module docstring).
 
-    Use :meth:`reserve` before an argon2 check (it checks every budget and refuses when one is
-    spent, holding nothing afterwards), then :meth:`failed` when the credentials were wrong (it
+    Use :meth:`reserve` before an argon2 check (it reads every budget without counting and
+    refuses when one is spent), then :meth:`failed` when the credentials were wrong (it
     counts the failure under the same keys; with no check before, a cheap failure against the
     address) and :meth:`release` in every case.
 
-    Nothing stays reserved while argon2 runs: a reservation held across the check would cap the
+    Nothing is reserved while argon2 runs: a reservation held across the check would cap the
     number of concurrent logins from one address (a NAT, a backend-for-frontend) at the budget,
     refusing users whose credentials are right. The price is a bounded overshoot: attempts that
     pass the check together and then fail are all counted, past the budget by at most their
@@ -251,77 +251,63 @@ class FailureBudget:
         self._per_username = per_username
         self._pseudonymizer = pseudonymizer or Pseudonymizer()
         self._clock = clock
-        self._reserved: list[tuple[str, float]] = []
-        #: The keys a failure of this request is counted under, set by :meth:`reserve`.
-        self._failure_keys: list[str] = []
+        #: (key, kind, budget) a failure of this request is counted under, set by :meth:`reserve`.
+        self._failure_keys: list[tuple[str, str, int]] = []
 
     def __repr__(self) -> str:
-        return f"FailureBudget(reserved={len(self._reserved)})"  # never the address or id
+        return f"FailureBudget(checked={len(self._failure_keys)})"  # never the address or id
 
     async def reserve(self, client_id: str | None = None, *, username: str | None = None) -> None:
-        """Reserve one failure before a credential check; :class:`RateLimited` when spent.
+        """Check the budgets before a credential check (read, not counted); :class:`RateLimited`
+        when one is spent.
 
         ``client_id`` is the submitted client id, ``username`` the submitted username (a password
         grant), existing or not: their own budgets apply too, but only to addresses that have
         failed in this window. A username is counted under its keyed pseudonym only.
         """
         now = self._clock()
+        self._failure_keys = []
         clean = False  # an address not limited gets no exemption
         if self._per_ip is not None:
-            hit = await self._spend(f"fail-ip:{self._address}", now)
-            if _spent("address", hit, self._per_ip):
-                self._refuse(hit)
-            clean = hit.count == 1  # this attempt is its only one: no failure of its own
+            seen = await self._check(f"fail-ip:{self._address}", "address", self._per_ip, now)
+            if seen.count >= self._per_ip:
+                self._refuse(seen)
+            clean = seen.count == 0  # no failure of its own in this window
         if client_id is not None and self._per_client is not None:
-            hit = await self._spend(f"fail-client:{client_id}", now)
-            if _spent("client", hit, self._per_client) and not clean:
-                self._refuse(hit)
+            seen = await self._check(f"fail-client:{client_id}", "client", self._per_client, now)
+            if seen.count >= self._per_client and not clean:
+                self._refuse(seen)
         if username is not None and self._per_username is not None:
             # Never the username itself: a keyed pseudonym, so Redis keys, memory keys and
             # dumps of either hold no personal data (and cannot be reversed by guessing).
             user_key = self._pseudonymizer.pseudonym("failure-budget-username", username)
-            hit = await self._spend(f"fail-user:{user_key}", now)
-            if _spent("username", hit, self._per_username) and not clean:
-                self._refuse(hit)
-        # Under budget: give the probes back at once; a failure is counted by failed().
-        self._failure_keys = [key for key, _ in self._reserved]
-        await self.release()
+            seen = await self._check(f"fail-user:{user_key}", "username", self._per_username, now)
+            if seen.count >= self._per_username and not clean:
+                self._refuse(seen)
 
     async def failed(self) -> None:
         """The credentials were wrong: count the failure under the keys checked before it (or,
-        with no check before, against the address)."""
+        with no check before, against the address); the failure that spends a budget is
+        logged (once per key and window)."""
         now = self._clock()
-        keys, self._failure_keys = self._failure_keys, []
-        if not keys and self._per_ip is not None:
-            keys = [f"fail-ip:{self._address}"]
-        for key in keys:
-            await self._counter.hit(key, now=now)
+        checked, self._failure_keys = self._failure_keys, []
+        if not checked and self._per_ip is not None:
+            checked = [(f"fail-ip:{self._address}", "address", self._per_ip)]
+        for key, kind, allowed in checked:
+            if (await self._counter.hit(key, now=now)).count == allowed:
+                log.warning("failed-authentication budget spent (per %s)", kind)
 
     async def release(self) -> None:
-        """Give back whatever is still reserved; best effort (a lost refund only costs budget)."""
-        reserved, self._reserved = self._reserved, []
-        try:
-            for key, now in reserved:
-                await self._counter.refund(key, now=now)
-        except StoreError:
-            log.warning("could not give back a failed-authentication reservation")
+        """Nothing is held across a credential check: kept so callers need not know."""
+        self._failure_keys = []
 
-    def _refuse(self, hit: Hit) -> NoReturn:
-        self._reserved.pop()  # the refused hit stays counted: the budget stays spent, unlogged
-        raise RateLimited(hit.retry_after)
+    async def _check(self, key: str, kind: str, allowed: int, now: float) -> Hit:
+        self._failure_keys.append((key, kind, allowed))
+        return await self._counter.peek(key, now=now)
 
-    async def _spend(self, key: str, now: float) -> Hit:
-        hit = await self._counter.hit(key, now=now)
-        self._reserved.append((key, now))
-        return hit
-
-
-def _spent(kind: str, hit: Hit, allowed: int) -> bool:
-    """Whether ``hit`` is past the budget; the first hit past it is logged (once per key and
-    window, since a refused hit is not given back), whether the caller is refused or exempt."""
-    if hit.count == allowed + 1:
-        log.warning("failed-authentication budget spent (per %s)", kind)
-    return hit.count > allowed
+    def _refuse(self, seen: Hit) -> NoReturn:
+        self._failure_keys = []  # a refused attempt checks nothing, so it counts nothing
+        raise RateLimited(seen.retry_after)
 
 
 def _default_counter(service: TokenService, window: float) -> RateCounter:
@@ -383,8 +369,8 @@ async def authenticate(
     """The request's client, authenticated from HTTP Basic or the form (RFC 6749 §2.3).
 
     With ``failures``, a failure spends the caller's failed-authentication budget: a presented
-    secret is checked, and the client looked up, only after a reservation of the address's and
-    the submitted id's budgets (:class:`FailureBudget`), the same whatever the id.
+    secret is checked, and the client looked up, only after the address's and the submitted
+    id's budgets were checked (:class:`FailureBudget`), the same whatever the id.
     """
     client_id, secret = _credentials(request, form)
     if failures is None:
