@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Select, Update, and_, case, delete, insert, or_, select, update
+from sqlalchemy import Update, and_, case, delete, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -264,36 +264,23 @@ class SqlStore:
     async def consume(self, token_hash: str, now: float) -> ConsumeResult:
         # RFC 9700 §4.14: the conditional UPDATE is the whole race; the database serializes it,
         # across processes too, and exactly one caller sees rowcount 1.
-        mark = (
-            update(t.tokens)
-            .where(t.tokens.c.token_hash == token_hash, t.tokens.c.consumed_at.is_(None))
-            .values(consumed_at=now)
-        )
         async with self._begin() as conn:
-            won = (await conn.execute(mark)).rowcount == 1
-            row = (await conn.execute(self._token_with_family(token_hash))).first()
-        if row is None:
+            won = await self._mark_consumed(conn, token_hash, now)
+            found = await self._token_with_family(conn, token_hash)
+        if found is None:
             return ConsumeResult("unknown")
-        m = row._mapping
-        family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
-        return ConsumeResult("ok" if won else "reused", rows.record_from_row(m), family)
+        record, family = found
+        return ConsumeResult("ok" if won else "reused", record, family)
 
     async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
         # The consume of ``consume`` and the successor's INSERT share one transaction: a failed
         # or refused INSERT rolls the consume back, so the token is never burnt alone.
-        mark = (
-            update(t.tokens)
-            .where(t.tokens.c.token_hash == token_hash, t.tokens.c.consumed_at.is_(None))
-            .values(consumed_at=now)
-        )
         async with self._begin("the successor refresh token already exists") as conn:
-            won = (await conn.execute(mark)).rowcount == 1
-            row = (await conn.execute(self._token_with_family(token_hash))).first()
-            if row is None:
+            won = await self._mark_consumed(conn, token_hash, now)
+            found = await self._token_with_family(conn, token_hash)
+            if found is None:
                 return ConsumeResult("unknown")
-            m = row._mapping
-            family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
-            record = rows.record_from_row(m)
+            record, family = found
             if not won:
                 return ConsumeResult("reused", record, family)
             if successor.family_id != record.family_id:
@@ -303,22 +290,38 @@ class SqlStore:
         return ConsumeResult("ok", record, family)
 
     @staticmethod
-    def _token_with_family(token_hash: str) -> Select[Any]:
+    async def _mark_consumed(conn: AsyncConnection, token_hash: str, now: float) -> bool:
+        """Consume the token if nobody has: True for the one caller that did."""
+        mark = (
+            update(t.tokens)
+            .where(t.tokens.c.token_hash == token_hash, t.tokens.c.consumed_at.is_(None))
+            .values(consumed_at=now)
+        )
+        return (await conn.execute(mark)).rowcount == 1
+
+    @staticmethod
+    async def _token_with_family(
+        conn: AsyncConnection, token_hash: str
+    ) -> tuple[RefreshRecord, RefreshFamily | None] | None:
         family_cols = [c.label(f"f_{c.name}") for c in t.families.c]
-        return (
+        query = (
             select(t.tokens, *family_cols)
             .select_from(t.tokens.outerjoin(t.families, t.tokens.c.family_id == t.families.c.id))
             .where(t.tokens.c.token_hash == token_hash)
         )
+        row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
+        return rows.record_from_row(m), family
 
     async def peek(self, token_hash: str) -> ConsumeResult:
         async with self._begin() as conn:
-            row = (await conn.execute(self._token_with_family(token_hash))).first()
-        if row is None:
+            found = await self._token_with_family(conn, token_hash)
+        if found is None:
             return ConsumeResult("unknown")
-        m = row._mapping
-        family = None if m["f_id"] is None else rows.family_from_row(m, prefix="f_")
-        record = rows.record_from_row(m)
+        record, family = found
         return ConsumeResult("ok" if record.consumed_at is None else "reused", record, family)
 
     async def get_family(self, family_id: str) -> RefreshFamily | None:
