@@ -224,7 +224,7 @@ class FailureBudget:
     Use :meth:`reserve` before an argon2 check (it reads every budget without counting and
     refuses when one is spent), then :meth:`failed` when the credentials were wrong (it
     counts the failure under the same keys; with no check before, a cheap failure against the
-    address) and :meth:`release` in every case.
+    address). A success spends nothing.
 
     Nothing is reserved while argon2 runs: a reservation held across the check would cap the
     number of concurrent logins from one address (a NAT, a backend-for-frontend) at the budget,
@@ -296,10 +296,6 @@ class FailureBudget:
         for key, kind, allowed in checked:
             if (await self._counter.hit(key, now=now)).count == allowed:
                 log.warning("failed-authentication budget spent (per %s)", kind)
-
-    async def release(self) -> None:
-        """Nothing is held across a credential check: kept so callers need not know."""
-        self._failure_keys = []
 
     async def _check(self, key: str, kind: str, allowed: int, now: float) -> Hit:
         self._failure_keys.append((key, kind, allowed))
@@ -379,14 +375,10 @@ async def authenticate(
         if secret is not None:
             # Before the lookup: the answer (429 or not) must not tell whether the id exists.
             await failures.reserve(client_id if client_id and valid_client_id(client_id) else None)
-        return await _authenticate_client(
-            service, client_id, secret, require_secret=require_secret, failures=failures
-        )
+        return await _authenticate_client(service, client_id, secret, require_secret=require_secret)
     except InvalidClient:
         await failures.failed()
         raise
-    finally:
-        await failures.release()
 
 
 async def _authenticate_client(
@@ -395,7 +387,6 @@ async def _authenticate_client(
     secret: str | None,
     *,
     require_secret: bool = False,
-    failures: FailureBudget | None = None,
 ) -> Client:
     """RFC 6749 §2.3 and §5.2: the client, or :class:`InvalidClient`, the same for every failure.
 
@@ -417,8 +408,6 @@ async def _authenticate_client(
     if secret is None or not matched:
         raise InvalidClient()
     if client_secret_needs_rehash(stored):
-        if failures is not None:
-            await failures.release()  # a success spends nothing
         await _rehash(service, client, stored, secret)
     return client
 

@@ -271,16 +271,14 @@ async def _grant(
         username, password = form.get("username"), form.get("password")
         if username is None or password is None:
             raise InvalidRequest()
-        # The password check is argon2 (for unknown users too): reserve a failure first, of the
+        # The password check is argon2 (for unknown users too): check the budgets first, of the
         # address and of the submitted username, whether that user exists or not.
         await failures.reserve(username=username)
         try:
             return await service.password_grant(client, username, password, scope, jkt=jkt)
-        except InvalidGrant:  # wrong username or password: the failure is spent
+        except InvalidGrant:  # wrong username or password: the failure is counted
             await failures.failed()
             raise
-        finally:
-            await failures.release()
     if grant == "refresh_token":
         refresh = form.get("refresh_token") or request.cookies.get(REFRESH_COOKIE)
         if not refresh:
