@@ -41,6 +41,7 @@ __all__ = [
     "Label",
     "Scores",
     "api_body",
+    "api_pages",
     "generate",
     "score",
 ]
@@ -682,6 +683,16 @@ def api_body(target_bytes: int, *, seed: int = 0, pii_every: int = 8) -> bytes:
     product titles and tracking numbers; every ``pii_every``-th order carries a customer's
     name, email and phone (``pii_every=0``: none, a clean body). Records come from a pool of
     400 and get fresh ids, so 10 MB builds in about a second."""
+    return api_pages(target_bytes, 1, seed=seed, pii_every=pii_every)[0]
+
+
+def api_pages(page_bytes: int, pages: int, *, seed: int = 0, pii_every: int = 8) -> list[bytes]:
+    """``pages`` consecutive pages of the :func:`api_body` list, each of about ``page_bytes``.
+
+    A 1 KB page holds two orders, so one page alone is either clean or half personal data;
+    consecutive pages carry the same share of customers (one order in ``pii_every``) as one
+    large body does.
+    """
     rng = random.Random(seed)
     g = _Gen("en_US", rng, [], _faker("en_US"))
     pool: list[dict[str, Any]] = []
@@ -712,15 +723,18 @@ def api_body(target_bytes: int, *, seed: int = 0, pii_every: int = 8) -> bytes:
                 "phone": g.phone(national_ok=False),
             }
         pool.append(record)
-    records: list[dict[str, Any]] = []
-    size = 2
+    bodies: list[bytes] = []
     i = 0
-    while size < target_bytes:
-        record = dict(pool[i % len(pool)], id=g.uuid())
-        size += len(json.dumps(record)) + 1
-        records.append(record)
-        i += 1
-    return json.dumps({"data": records, "page": 1}).encode()
+    for page in range(1, pages + 1):
+        records: list[dict[str, Any]] = []
+        size = 2
+        while size < page_bytes:
+            record = dict(pool[i % len(pool)], id=g.uuid())
+            size += len(json.dumps(record)) + 1
+            records.append(record)
+            i += 1
+        bodies.append(json.dumps({"data": records, "page": page}).encode())
+    return bodies
 
 
 # ------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tokenveil import pii
 from tokenveil.pii import _engine, _patterns, _structure
 from tokenveil.pii._claims import _CLAIMS_ROOT
 from tokenveil.pii._evidence import NO_HINT, Hint
+from tokenveil.pii._finding import Finding, Kind
 
 needs_c = pytest.mark.skipif(speedups is None, reason="built without the C speedups")
 documents = st.recursive(
@@ -110,6 +111,36 @@ def test_c_and_python_find_the_same_on_the_corpus_and_api_bodies(
     assert fast == [(pii.find_in_json(b), pii.mask_json(b)) for b in bodies]
     assert fast_raw == [pii.find_in_json(b) for b in raw_bodies]
     assert fast_texts == [pii.find(t) for t in texts]
+
+
+@needs_c
+@settings(max_examples=300, deadline=None)
+@given(
+    documents,
+    st.lists(st.sampled_from([0.3, 0.5, 0.75, 0.849999, 0.9, 0.97]), min_size=1, max_size=40),
+    st.sampled_from([0.0, 0.5, 0.8]),
+    st.sampled_from([None, frozenset({"EMAIL"}), frozenset({"PHONE", "PERSON"})]),
+)
+def test_c_bind_matches_the_python_reference(
+    document: Any,
+    confidences: list[float],
+    min_confidence: float,
+    wanted: frozenset[str] | None,
+) -> None:
+    """Same findings, paths and rounded confidences as the Python loop, for every leaf of any
+    document (keys that need JSON quoting, integer dict keys, lists, the root itself)."""
+    collected = _structure.collect(document)
+    kinds = [Kind.EMAIL, Kind.PHONE, Kind.PERSON, Kind.IBAN]
+    raws = [
+        _engine.Raw(seg, kinds[seg % 4], seg % 3, seg % 3 + 2, confidences[seg % len(confidences)])
+        for seg in range(len(collected.values))
+    ]
+    fast = _structure.findings_of(collected, raws, kinds=wanted, min_confidence=min_confidence)
+    reference = _structure._findings_py(
+        collected, raws, wanted, min_confidence, _structure.loc_path
+    )
+    assert fast == reference
+    assert all(type(f) is Finding and type(f.kind) is str for f in fast)
 
 
 _PROSE = st.lists(

@@ -38,6 +38,12 @@
  * trigger_segments(text, starts, triggers)
  *     Indices of the segments (text[starts[k]:starts[k+1]-1]) that may hold one of the phrase
  *     trigger words once lower-cased; see the function.
+ *
+ * bind(raws, parents, steps, min_confidence, wanted, finding_type, step_text, round)
+ *     _structure.findings_of with the default paths: every raw finding at or above
+ *     min_confidence whose kind is in wanted (a frozenset, or None for all) as a finding_type
+ *     instance (kind, start, end, round(confidence, 2), path). Paths are written as loc_path
+ *     writes them; keys that are not identifiers are passed to step_text (JSON quoting).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1752,6 +1758,260 @@ done:
     return result;
 }
 
+/* ---- bind: raw findings to Finding objects with their paths ---------------------------------- */
+
+static int
+is_identifier(PyObject *key)
+{
+    /* _structure._IDENTIFIER: [A-Za-z_][A-Za-z0-9_]* (ASCII only) */
+    if (!PyUnicode_IS_ASCII(key)) {
+        return 0;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(key);
+    const Py_UCS1 *c = PyUnicode_1BYTE_DATA(key);
+    if (n == 0 || !(c[0] == '_' || (c[0] >= 'A' && c[0] <= 'Z') || (c[0] >= 'a' && c[0] <= 'z'))) {
+        return 0;
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        if (!(c[i] == '_' || (c[i] >= 'A' && c[i] <= 'Z') || (c[i] >= 'a' && c[i] <= 'z') ||
+              (c[i] >= '0' && c[i] <= '9'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* New reference to _structure._step_text(step). */
+static PyObject *
+step_text_of(PyObject *step, PyObject *step_text)
+{
+    if (PyLong_Check(step)) {
+        return PyUnicode_FromFormat("[%S]", step);
+    }
+    if (PyUnicode_Check(step) && is_identifier(step)) {
+        return PyUnicode_FromFormat(".%U", step);
+    }
+    return PyObject_CallOneArg(step_text, step);
+}
+
+/* New reference to loc_path(loc): "$" followed by the step texts from the root down. */
+static PyObject *
+path_of_loc(PyObject *loc, PyObject *step_text)
+{
+    PyObject *parts = PyList_New(0), *path = NULL, *root = NULL, *sep = NULL;
+    if (parts == NULL) {
+        return NULL;
+    }
+    Py_ssize_t depth = 0;
+    while (loc != Py_None) {
+        if (!PyTuple_Check(loc) || PyTuple_GET_SIZE(loc) != 2 || ++depth > 100000) {
+            PyErr_SetString(PyExc_TypeError, "bind: a location is (parent, step) or None");
+            goto done;
+        }
+        PyObject *text = step_text_of(PyTuple_GET_ITEM(loc, 1), step_text);
+        if (text == NULL || PyList_Append(parts, text) < 0) {
+            Py_XDECREF(text);
+            goto done;
+        }
+        Py_DECREF(text);
+        loc = PyTuple_GET_ITEM(loc, 0);
+    }
+    root = PyUnicode_FromString("$");
+    if (root == NULL || PyList_Append(parts, root) < 0 || PyList_Reverse(parts) < 0) {
+        goto done;
+    }
+    sep = PyUnicode_FromString("");
+    if (sep != NULL) {
+        path = PyUnicode_Join(sep, parts);
+    }
+done:
+    Py_XDECREF(root);
+    Py_XDECREF(sep);
+    Py_DECREF(parts);
+    return path;
+}
+
+/* A new instance of a frozen slots dataclass, each field set through its slot descriptor (what
+ * the generated __init__ does with object.__setattr__). */
+static PyObject *
+new_finding(PyTypeObject *type, PyObject *const *slots, PyObject *const *values)
+{
+    PyObject *obj = type->tp_alloc(type, 0);
+    if (obj == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < 5; i++) {
+        if (Py_TYPE(slots[i])->tp_descr_set(slots[i], obj, values[i]) < 0) {
+            Py_DECREF(obj);
+            return NULL;
+        }
+    }
+    return obj;
+}
+
+/* New reference to cache[key], computing it with make(key, arg) on a miss. */
+static PyObject *
+memo(PyObject *cache, PyObject *key, PyObject *(*make)(PyObject *, PyObject *), PyObject *arg)
+{
+    PyObject *value = PyDict_GetItemWithError(cache, key);
+    if (value != NULL) {
+        return Py_NewRef(value);
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    value = make(key, arg);
+    if (value != NULL && PyDict_SetItem(cache, key, value) < 0) {
+        Py_CLEAR(value);
+    }
+    return value;
+}
+
+static PyObject *
+str_of(PyObject *key, PyObject *unused)
+{
+    return PyObject_Str(key);
+}
+
+static PyObject *two_digits; /* 2, for round(confidence, 2) */
+
+static PyObject *
+rounded(PyObject *key, PyObject *round_fn)
+{
+    return PyObject_CallFunctionObjArgs(round_fn, key, two_digits, NULL);
+}
+
+static PyObject *raw_attrs[5]; /* interned "seg", "kind", "start", "end", "confidence" */
+
+static PyObject *
+bind(PyObject *module, PyObject *args)
+{
+    PyObject *raws, *parents, *steps, *wanted, *step_text, *round_fn;
+    PyTypeObject *finding_type;
+    double min_confidence;
+    if (!PyArg_ParseTuple(args, "O!O!O!dOO!OO", &PyList_Type, &raws, &PyList_Type, &parents,
+                          &PyList_Type, &steps, &min_confidence, &wanted, &PyType_Type,
+                          &finding_type, &step_text, &round_fn)) {
+        return NULL;
+    }
+    static const char *field_names[5] = {"kind", "start", "end", "confidence", "path"};
+    PyObject *slots[5] = {NULL};
+    PyObject *out = NULL, *last_parent = NULL, *last_path = NULL;
+    PyObject *step_cache = NULL, *kind_cache = NULL, *round_cache = NULL;
+    for (int i = 0; i < 5; i++) {
+        /* The finding type's slot descriptors: data descriptors that set a field directly. */
+        slots[i] = PyObject_GetAttrString((PyObject *)finding_type, field_names[i]);
+        if (slots[i] == NULL) {
+            goto fail;
+        }
+        if (Py_TYPE(slots[i])->tp_descr_set == NULL) {
+            PyErr_SetString(PyExc_TypeError, "bind: the finding type needs slots");
+            goto fail;
+        }
+    }
+    out = PyList_New(0);
+    step_cache = PyDict_New();
+    kind_cache = PyDict_New();
+    round_cache = PyDict_New();
+    if (out == NULL || step_cache == NULL || kind_cache == NULL || round_cache == NULL) {
+        goto fail;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(raws);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *raw = PyList_GET_ITEM(raws, i);
+        PyObject *got[5] = {NULL};
+        PyObject *values[5] = {NULL};
+        PyObject *finding = NULL;
+        int ok = 0;
+        for (int k = 0; k < 5; k++) {
+            got[k] = PyObject_GetAttr(raw, raw_attrs[k]);
+            if (got[k] == NULL) {
+                goto item_done;
+            }
+        }
+        double confidence = PyFloat_AsDouble(got[4]);
+        if (confidence == -1.0 && PyErr_Occurred()) {
+            goto item_done;
+        }
+        if (confidence < min_confidence) {
+            ok = 1;
+            goto item_done;
+        }
+        if (wanted != Py_None) {
+            int in = PySet_Contains(wanted, got[1]);
+            if (in <= 0) {
+                ok = in == 0;
+                goto item_done;
+            }
+        }
+        Py_ssize_t seg = PyLong_AsSsize_t(got[0]);
+        if (seg == -1 && PyErr_Occurred()) {
+            goto item_done;
+        }
+        if (seg < 0 || seg >= PyList_GET_SIZE(parents) || seg >= PyList_GET_SIZE(steps)) {
+            PyErr_SetString(PyExc_IndexError, "bind: segment out of range");
+            goto item_done;
+        }
+        PyObject *parent = PyList_GET_ITEM(parents, seg);
+        PyObject *step = PyList_GET_ITEM(steps, seg);
+        /* Findings come sorted by segment: a record's findings share its parent. */
+        if (parent != last_parent) {
+            PyObject *path = path_of_loc(parent, step_text);
+            if (path == NULL) {
+                goto item_done;
+            }
+            Py_XSETREF(last_path, path);
+            Py_XSETREF(last_parent, Py_NewRef(parent));
+        }
+        if (step == Py_None) {
+            values[4] = Py_NewRef(last_path);
+        } else {
+            PyObject *text = memo(step_cache, step, step_text_of, step_text);
+            if (text == NULL) {
+                goto item_done;
+            }
+            values[4] = PyUnicode_Concat(last_path, text);
+            Py_DECREF(text);
+            if (values[4] == NULL) {
+                goto item_done;
+            }
+        }
+        values[0] = memo(kind_cache, got[1], str_of, NULL);
+        values[1] = Py_NewRef(got[2]);
+        values[2] = Py_NewRef(got[3]);
+        values[3] = memo(round_cache, got[4], rounded, round_fn);
+        if (values[0] == NULL || values[3] == NULL) {
+            goto item_done;
+        }
+        finding = new_finding(finding_type, slots, values);
+        if (finding != NULL && PyList_Append(out, finding) == 0) {
+            ok = 1;
+        }
+    item_done:
+        Py_XDECREF(finding);
+        for (int k = 0; k < 5; k++) {
+            Py_XDECREF(got[k]);
+            Py_XDECREF(values[k]);
+        }
+        if (!ok) {
+            goto fail;
+        }
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    for (int i = 0; i < 5; i++) {
+        Py_XDECREF(slots[i]);
+    }
+    Py_XDECREF(step_cache);
+    Py_XDECREF(kind_cache);
+    Py_XDECREF(round_cache);
+    Py_XDECREF(last_parent);
+    Py_XDECREF(last_path);
+    return out;
+}
+
 /* For tests: the key table's hash of some bytes, and the (probes, lookups) of the last leaves()
  * call in this process (see KEY_PROBES_BASE). */
 static PyObject *
@@ -1780,6 +2040,7 @@ static PyMethodDef methods[] = {
     {"trigger_segments", trigger_segments, METH_VARARGS, "Segments that may hold a trigger."},
     {"digit_gates", digit_gates, METH_VARARGS, "Digit-run, IPv4 and DNI/NIE gate hits."},
     {"secret_positions", secret_positions, METH_O, "Where a secret may start (literal gates)."},
+    {"bind", bind, METH_VARARGS, "Raw findings as Finding objects with paths (see module doc)."},
     {"_key_table_hash", key_table_hash, METH_O, "The key table's hash of some bytes (tests)."},
     {"_key_table_stats", key_table_stats, METH_NOARGS, "(probes, lookups) of the last leaves()."},
     {NULL, NULL, 0, NULL},
@@ -1796,6 +2057,17 @@ PyInit__speedups(void)
 {
     for (const char *const *pair = secret_pair_list; *pair; pair++) {
         secret_pairs[(unsigned char)(*pair)[0]][(unsigned char)(*pair)[1]] = 1;
+    }
+    static const char *raw_names[5] = {"seg", "kind", "start", "end", "confidence"};
+    for (int i = 0; i < 5; i++) {
+        raw_attrs[i] = PyUnicode_InternFromString(raw_names[i]);
+        if (raw_attrs[i] == NULL) {
+            return NULL;
+        }
+    }
+    two_digits = PyLong_FromLong(2);
+    if (two_digits == NULL) {
+        return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
     if (module != NULL &&

@@ -2,7 +2,9 @@
 
 from collections.abc import Callable, Sequence
 
+from tokenveil.pii._engine import Raw
 from tokenveil.pii._evidence import Hint
+from tokenveil.pii._finding import Finding
 from tokenveil.pii._structure import Loc
 
 def collect(
@@ -39,6 +41,17 @@ def digit_gates(
     shape: bytes, runs_end: int, /
 ) -> tuple[list[tuple[int, int]], list[int], list[int]]: ...
 def secret_positions(text: str, /) -> list[int]: ...
+def bind(
+    raws: list[Raw],
+    parents: list[Loc],
+    steps: list[str | int | None],
+    min_confidence: float,
+    wanted: frozenset[str] | None,
+    finding_type: type[Finding],
+    step_text: Callable[[str | int], str],
+    round: Callable[[float, int], float],
+    /,
+) -> list[Finding]: ...
 
 KEY_PROBES_BASE: int
 KEY_PROBES_PER_LOOKUP: int

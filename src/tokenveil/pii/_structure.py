@@ -345,25 +345,54 @@ def findings_of(
 ) -> list[Finding]:
     """Bind raw findings to paths, keeping the requested kinds above the threshold."""
     wanted = None if kinds is None else frozenset(kinds)
+    if _speedups is not None and path_of is loc_path:
+        # The same loop in C: a finding's Python objects cost more than finding it did.
+        return _speedups.bind(
+            raws,
+            collected.parents,
+            collected.steps,
+            min_confidence,
+            wanted,
+            Finding,
+            _step_text,
+            round,
+        )
+    return _findings_py(collected, raws, wanted, min_confidence, path_of)
+
+
+def _findings_py(
+    collected: Collected,
+    raws: list[Raw],
+    wanted: frozenset[str] | None,
+    min_confidence: float,
+    path_of: Callable[[Loc], str],
+) -> list[Finding]:
+    """:func:`findings_of` in Python: the reference of the C ``bind``, and the fallback."""
     out: list[Finding] = []
+    add = out.append
     # Findings of one record share its parent: its path is written once per call, keyed by the
-    # parent's identity (collected holds every parent alive until we return).
+    # parent's identity (collected holds every parent alive until we return). Records repeat
+    # their keys, so each key's path step is also written once per call.
     parent_paths: dict[int, str] = {}
+    step_texts: dict[str | int, str] = {}
     parents, steps = collected.parents, collected.steps
+    fast_paths = path_of is loc_path
     for raw in raws:
         if raw.confidence < min_confidence or (wanted is not None and raw.kind not in wanted):
             continue
-        conf = round(raw.confidence, 2)
         step = steps[raw.seg]
-        if path_of is loc_path and step is not None:
+        if fast_paths and step is not None:
             parent = parents[raw.seg]
             base = parent_paths.get(id(parent))
             if base is None:
                 base = parent_paths[id(parent)] = loc_path(parent)
-            path = base + _step_text(step)
+            text = step_texts.get(step)
+            if text is None:
+                text = step_texts[step] = _step_text(step)
+            path = base + text
         else:
             path = path_of(collected.loc(raw.seg))
-        out.append(Finding(str(raw.kind), raw.start, raw.end, conf, path))
+        add(Finding(str(raw.kind), raw.start, raw.end, round(raw.confidence, 2), path))
     return out
 
 
