@@ -10,10 +10,11 @@ the library's metadata compiled once per country code, and answers in a few micr
 
 Anything outside that narrow shape, and the few steps whose rules are intricate (a national
 number that starts with its own country code, an international dialling prefix written without
-``+``), returns ``None``: the caller then asks :mod:`phonenumbers` itself. The result is checked
-against ``phonenumbers.parse`` + ``is_valid_number`` for every region's example numbers and
-random variations of them (``tests/pii/test_pii_phones.py``), so a metadata update that this
-reading does not follow fails the tests instead of changing answers silently.
+``+`` or after it under a region), returns ``None``: the caller then asks :mod:`phonenumbers`
+itself. The result is checked against ``phonenumbers.parse`` + ``is_valid_number`` for every
+region's example numbers and random variations of them (``tests/pii/test_pii_phones.py``) and
+fuzzed shapes (``tests/pii/test_pii_phones_fuzz.py``), so a metadata update that this reading
+does not follow fails the tests instead of changing answers silently.
 """
 
 from __future__ import annotations
@@ -256,7 +257,9 @@ def is_valid(text: str, region: str | None) -> bool | None:
             return False
         code, rest = _split_country_code(digits)
         if code == 0:
-            return False
+            # With a region, parse retries without the "+" and reads the region's IDD: "+00 49 30
+            # 1234567" is a valid DE number. Without one there is nothing to retry with.
+            return False if region is None else None
         country = _country(code)
         return None if country is None else _finish(country, country.regions[0], rest)
     if region is None or not (text[0].isdigit() or text[0] == "("):
