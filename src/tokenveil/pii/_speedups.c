@@ -369,6 +369,9 @@ join(PyObject *module, PyObject *args)
         if (joined == NULL || joined_hints == NULL || order == NULL) {
             goto done;
         }
+        /* str values and immutable hints: never part of a cycle (see leaves). */
+        PyObject_GC_UnTrack(joined);
+        PyObject_GC_UnTrack(joined_hints);
         long long *order_out = (long long *)PyBytes_AS_STRING(order);
         Py_ssize_t front = 0, back = runs_count;
         for (Py_ssize_t i = 0; i < n; i++) {
@@ -1543,9 +1546,11 @@ leaves(PyObject *module, PyObject *args)
         st->hints = PyList_New(0);
         st->keyed = PyList_New(0);
         if (st->values && st->parents && st->steps && st->hints && st->keyed) {
-            /* Out of the collector's sight while they grow (a young-generation pass would walk
-             * them again and again); they hold nothing that can form a cycle meanwhile, and are
-             * tracked again before anyone else sees them. */
+            /* Out of the collector's sight for good: read from JSON, they hold only str, int,
+             * None, the cycle-free location tuples and the immutable hints, so no reference
+             * cycle can ever pass through them. Tracked, a 10 MB body's 200 000-item lists were
+             * walked by every older-generation pass while the findings were built: a fifth of
+             * the scan (gc.callbacks, PII 10 MB: 104 ms of collector time in 453). */
             PyObject_GC_UnTrack(st->values);
             PyObject_GC_UnTrack(st->parents);
             PyObject_GC_UnTrack(st->steps);
@@ -1560,11 +1565,6 @@ leaves(PyObject *module, PyObject *args)
                     rc = LX_ODD; /* extra data */
                 }
             }
-            PyObject_GC_Track(st->values);
-            PyObject_GC_Track(st->parents);
-            PyObject_GC_Track(st->steps);
-            PyObject_GC_Track(st->hints);
-            PyObject_GC_Track(st->keyed);
         }
     }
     if (rc == LX_OK) {
