@@ -153,6 +153,7 @@ def test_the_leaves_of_a_json_body_stay_out_of_the_garbage_collectors_sight() ->
     assert collected is not None
     lists = [collected.values, collected.parents, collected.steps, collected.hints]
     assert not any(gc.is_tracked(items) for items in lists)
+    assert collected.negative is not None
     _text, _starts, joined_hints, order, _runs = speedups.join(
         collected.values, collected.hints, collected.negative
     )
