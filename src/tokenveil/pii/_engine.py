@@ -119,12 +119,15 @@ def _classify_digits(
     # Glued to letters on the right (a hex digest, "12345abc"): not a standalone number.
     if nxt.isalnum() and not (nxt in "xX" and text[e + 1 : e + 2].isdigit()):
         return
-    if cand.count(".") == 3 and p.IPV4.fullmatch(cand):
+    # IPv4, date, SSN and year-range shapes start with a digit (every \d is isdigit):
+    # "+44 ..." and "(0) ..." skip them.
+    digit_led = cand[:1].isdigit()
+    if digit_led and cand.count(".") == 3 and p.IPV4.fullmatch(cand):
         conf = v.ip_confidence(cand)
         if conf and not ctx.negative():
             out.append((Kind.IP_ADDRESS, s, e, _adjust(Kind.IP_ADDRESS, conf, ctx)))
         return
-    if p.DATE_SHAPE.fullmatch(cand):
+    if digit_led and p.DATE_SHAPE.fullmatch(cand):
         if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(cand):
             out.append((Kind.DATE_OF_BIRTH, s, e, 0.85))
         return
@@ -132,7 +135,9 @@ def _classify_digits(
     n = len(digits)
     if n < 7 or not digits.isdigit():
         return
-    ssn_shaped = p.SSN_SHAPE.fullmatch(cand) or (n == 9 and ctx.supports(Kind.US_SSN))
+    ssn_shaped = (digit_led and p.SSN_SHAPE.fullmatch(cand)) or (
+        n == 9 and ctx.supports(Kind.US_SSN)
+    )
     if ssn_shaped and v.is_us_ssn(digits):
         base = 0.8 if not cand.isdigit() else 0.6
         out.append((Kind.US_SSN, s, e, _adjust(Kind.US_SSN, base, ctx)))
@@ -141,7 +146,7 @@ def _classify_digits(
         base = 0.85 if cand.isdigit() or " " in cand or "-" in cand else 0.75
         out.append((Kind.CREDIT_CARD, s, e, _adjust(Kind.CREDIT_CARD, base, ctx)))
         return
-    if p.YEAR_RANGE.fullmatch(cand) or p.IPV4_PREFIX.match(cand):
+    if digit_led and (p.YEAR_RANGE.fullmatch(cand) or p.IPV4_PREFIX.match(cand)):
         return
     international = cand.startswith(("+", "00", "(+"))
     if 7 <= n <= 15 and (international or ctx.supports(Kind.PHONE)):
@@ -235,6 +240,8 @@ _Found = list[tuple[int, str, int, int, float]]
 
 
 def _emails(text: str, segs: _Segments, found: _Found) -> None:
+    if "@" not in text:  # a memchr: most bodies of a service hold no address at all
+        return
     for m in p.AT.finditer(text):
         at = m.start()
         idx, seg_start, _end, _hint = segs.at(at)

@@ -66,15 +66,16 @@ typedef struct {
     long long min_int;
 } State;
 
+static PyObject *hint_attrs[3]; /* interned "kinds", "negative", "person_container" */
+
 static int
 hint_flags(PyObject *hint)
 {
     int flags = 0, truth;
     PyObject *attr;
-    static const char *names[3] = {"kinds", "negative", "person_container"};
     static const int bits[3] = {F_KINDS, F_NEGATIVE, F_PERSON};
     for (int i = 0; i < 3; i++) {
-        attr = PyObject_GetAttrString(hint, names[i]);
+        attr = PyObject_GetAttr(hint, hint_attrs[i]);
         if (attr == NULL) {
             return -1;
         }
@@ -2057,6 +2058,13 @@ PyInit__speedups(void)
 {
     for (const char *const *pair = secret_pair_list; *pair; pair++) {
         secret_pairs[(unsigned char)(*pair)[0]][(unsigned char)(*pair)[1]] = 1;
+    }
+    static const char *hint_names[3] = {"kinds", "negative", "person_container"};
+    for (int i = 0; i < 3; i++) {
+        hint_attrs[i] = PyUnicode_InternFromString(hint_names[i]);
+        if (hint_attrs[i] == NULL) {
+            return NULL;
+        }
     }
     static const char *raw_names[5] = {"seg", "kind", "start", "end", "confidence"};
     for (int i = 0; i < 5; i++) {

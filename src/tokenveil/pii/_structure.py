@@ -344,6 +344,8 @@ def findings_of(
     path_of: Callable[[Loc], str] = loc_path,
 ) -> list[Finding]:
     """Bind raw findings to paths, keeping the requested kinds above the threshold."""
+    if not raws:
+        return []
     wanted = None if kinds is None else frozenset(kinds)
     if _speedups is not None and path_of is loc_path:
         # The same loop in C: a finding's Python objects cost more than finding it did.
