@@ -1782,15 +1782,39 @@ is_identifier(PyObject *key)
     return 1;
 }
 
+static PyObject *dot, *open_bracket, *close_bracket; /* ".", "[", "]" */
+#define INDEX_TEXTS 256
+static PyObject *index_texts[INDEX_TEXTS]; /* "[0]" ... "[255]", made on first use */
+
 /* New reference to _structure._step_text(step). */
 static PyObject *
 step_text_of(PyObject *step, PyObject *step_text)
 {
     if (PyLong_Check(step)) {
-        return PyUnicode_FromFormat("[%S]", step);
+        int overflow;
+        long index = PyLong_AsLongAndOverflow(step, &overflow);
+        int cached = !overflow && index >= 0 && index < INDEX_TEXTS;
+        if (cached && index_texts[index] != NULL) {
+            return Py_NewRef(index_texts[index]);
+        }
+        PyObject *digits = PyObject_Str(step);
+        if (digits == NULL) {
+            return NULL;
+        }
+        PyObject *inner = PyUnicode_Concat(open_bracket, digits);
+        Py_DECREF(digits);
+        if (inner == NULL) {
+            return NULL;
+        }
+        PyObject *text = PyUnicode_Concat(inner, close_bracket);
+        Py_DECREF(inner);
+        if (text != NULL && cached) {
+            index_texts[index] = Py_NewRef(text); /* indices are not personal data */
+        }
+        return text;
     }
     if (PyUnicode_Check(step) && is_identifier(step)) {
-        return PyUnicode_FromFormat(".%U", step);
+        return PyUnicode_Concat(dot, step);
     }
     return PyObject_CallOneArg(step_text, step);
 }
@@ -1884,6 +1908,54 @@ rounded(PyObject *key, PyObject *round_fn)
 
 static PyObject *raw_attrs[5]; /* interned "seg", "kind", "start", "end", "confidence" */
 
+/* Across calls: confidences come from a few constants and their adjustments, kinds are the
+ * Kind members; neither is personal data. Both stay small (bounded below). */
+static PyObject *round_memo, *kind_memo;
+#define MEMO_MAX 1024
+
+/* memo() into a module-level cache, cleared when it grows past MEMO_MAX entries. */
+static PyObject *
+shared_memo(PyObject *cache, PyObject *key, PyObject *(*make)(PyObject *, PyObject *),
+            PyObject *arg)
+{
+    if (PyDict_GET_SIZE(cache) >= MEMO_MAX) {
+        PyDict_Clear(cache);
+    }
+    return memo(cache, key, make, arg);
+}
+
+/* The finding type's slot descriptors, looked up once per type. */
+static PyTypeObject *slots_type;
+static PyObject *slot_descrs[5];
+
+static int
+finding_slots(PyTypeObject *type)
+{
+    static const char *field_names[5] = {"kind", "start", "end", "confidence", "path"};
+    if (type == slots_type) {
+        return 0;
+    }
+    PyObject *found[5] = {NULL};
+    for (int i = 0; i < 5; i++) {
+        /* Data descriptors that set a field directly, as object.__setattr__ does. */
+        found[i] = PyObject_GetAttrString((PyObject *)type, field_names[i]);
+        if (found[i] == NULL || Py_TYPE(found[i])->tp_descr_set == NULL) {
+            if (found[i] != NULL) {
+                PyErr_SetString(PyExc_TypeError, "bind: the finding type needs slots");
+            }
+            for (int k = 0; k <= i; k++) {
+                Py_XDECREF(found[k]);
+            }
+            return -1;
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        Py_XSETREF(slot_descrs[i], found[i]);
+    }
+    Py_XSETREF(slots_type, (PyTypeObject *)Py_NewRef(type));
+    return 0;
+}
+
 static PyObject *
 bind(PyObject *module, PyObject *args)
 {
@@ -1895,26 +1967,13 @@ bind(PyObject *module, PyObject *args)
                           &finding_type, &step_text, &round_fn)) {
         return NULL;
     }
-    static const char *field_names[5] = {"kind", "start", "end", "confidence", "path"};
-    PyObject *slots[5] = {NULL};
-    PyObject *out = NULL, *last_parent = NULL, *last_path = NULL;
-    PyObject *step_cache = NULL, *kind_cache = NULL, *round_cache = NULL;
-    for (int i = 0; i < 5; i++) {
-        /* The finding type's slot descriptors: data descriptors that set a field directly. */
-        slots[i] = PyObject_GetAttrString((PyObject *)finding_type, field_names[i]);
-        if (slots[i] == NULL) {
-            goto fail;
-        }
-        if (Py_TYPE(slots[i])->tp_descr_set == NULL) {
-            PyErr_SetString(PyExc_TypeError, "bind: the finding type needs slots");
-            goto fail;
-        }
+    PyObject *out = NULL, *last_parent = NULL, *last_path = NULL, *step_cache = NULL;
+    if (finding_slots(finding_type) < 0) {
+        return NULL;
     }
     out = PyList_New(0);
     step_cache = PyDict_New();
-    kind_cache = PyDict_New();
-    round_cache = PyDict_New();
-    if (out == NULL || step_cache == NULL || kind_cache == NULL || round_cache == NULL) {
+    if (out == NULL || step_cache == NULL) {
         goto fail;
     }
     Py_ssize_t n = PyList_GET_SIZE(raws);
@@ -1977,14 +2036,16 @@ bind(PyObject *module, PyObject *args)
                 goto item_done;
             }
         }
-        values[0] = memo(kind_cache, got[1], str_of, NULL);
+        values[0] = shared_memo(kind_memo, got[1], str_of, NULL);
         values[1] = Py_NewRef(got[2]);
         values[2] = Py_NewRef(got[3]);
-        values[3] = memo(round_cache, got[4], rounded, round_fn);
+        /* Only floats share the memo: 1 == 1.0 would hand an int the float's rounding. */
+        values[3] = PyFloat_CheckExact(got[4]) ? shared_memo(round_memo, got[4], rounded, round_fn)
+                                                : rounded(got[4], round_fn);
         if (values[0] == NULL || values[3] == NULL) {
             goto item_done;
         }
-        finding = new_finding(finding_type, slots, values);
+        finding = new_finding(finding_type, slot_descrs, values);
         if (finding != NULL && PyList_Append(out, finding) == 0) {
             ok = 1;
         }
@@ -2002,12 +2063,7 @@ bind(PyObject *module, PyObject *args)
 fail:
     Py_CLEAR(out);
 done:
-    for (int i = 0; i < 5; i++) {
-        Py_XDECREF(slots[i]);
-    }
     Py_XDECREF(step_cache);
-    Py_XDECREF(kind_cache);
-    Py_XDECREF(round_cache);
     Py_XDECREF(last_parent);
     Py_XDECREF(last_path);
     return out;
@@ -2074,7 +2130,13 @@ PyInit__speedups(void)
         }
     }
     two_digits = PyLong_FromLong(2);
-    if (two_digits == NULL) {
+    dot = PyUnicode_InternFromString(".");
+    open_bracket = PyUnicode_InternFromString("[");
+    close_bracket = PyUnicode_InternFromString("]");
+    round_memo = PyDict_New();
+    kind_memo = PyDict_New();
+    if (two_digits == NULL || dot == NULL || open_bracket == NULL || close_bracket == NULL ||
+        round_memo == NULL || kind_memo == NULL) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
