@@ -20,7 +20,6 @@ does not follow fails the tests instead of changing answers silently.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
 from phonenumbers.phonemetadata import PhoneMetadata
@@ -163,23 +162,52 @@ class _Region:
         return transformed
 
 
-@dataclass(frozen=True, slots=True)
 class _CountryCode:
-    """The regions sharing one calling code, main region first (libphonenumber's order)."""
+    """The regions sharing one calling code, main region first (libphonenumber's order).
 
-    regions: tuple[_Region, ...]
+    libphonenumber walks the regions in order: a region with leading digits (Jamaica's 658 and
+    876 under +1) claims the number when they match, one without claims it when the number is
+    valid there. Consecutive regions with leading digits are asked at once here, through one
+    alternation whose first matching branch is the first matching region: the same walk, a
+    few regex calls instead of 25 for +1.
+    """
+
+    __slots__ = ("_steps", "regions")
+
+    def __init__(self, regions: tuple[_Region, ...]) -> None:
+        self.regions = regions
+        # Each step: a region without leading digits, or (alternation, its regions in order).
+        self._steps: list[_Region | tuple[re.Pattern[str], tuple[_Region, ...]]] = []
+        run: list[_Region] = []
+        for region in (*regions, None):
+            if region is not None and region.leading_digits is not None:
+                run.append(region)
+                continue
+            if run:
+                branches = "|".join(
+                    f"(?P<r{i}>{r.leading_digits.pattern})"  # type: ignore[union-attr]
+                    for i, r in enumerate(run)
+                )
+                self._steps.append((re.compile(branches), tuple(run)))
+                run = []
+            if region is not None:
+                self._steps.append(region)
 
     def is_valid(self, nsn: str) -> bool:
         """``is_valid_number`` for a number with this calling code and national number."""
         regions = self.regions
         if len(regions) == 1:
             return regions[0].is_valid_nsn(nsn)
-        for region in regions:
-            if region.leading_digits is not None:
-                if region.leading_digits.match(nsn):
-                    return region.is_valid_nsn(nsn)
-            elif region.is_valid_nsn(nsn):
-                return True
+        for step in self._steps:
+            if isinstance(step, _Region):
+                if step.is_valid_nsn(nsn):
+                    return True
+                continue
+            pattern, run = step
+            m = pattern.match(nsn)
+            if m is not None:
+                assert m.lastgroup is not None
+                return run[int(m.lastgroup[1:])].is_valid_nsn(nsn)
         return False
 
 
