@@ -7,6 +7,7 @@ import gc
 import json
 import shutil
 import sysconfig
+from enum import StrEnum
 from typing import Any
 from unittest import mock
 
@@ -163,6 +164,32 @@ def test_the_leaves_of_a_json_body_stay_out_of_the_garbage_collectors_sight() ->
     assert all(type(v) is str for v in collected.values)
     assert all(type(h) is Hint for h in collected.hints)
     assert pii.find_in_json(body) == pii.find_in_json(body.decode())
+
+
+class _Field(StrEnum):
+    GIVEN = "given name"
+
+
+@pytest.mark.parametrize(
+    ("key", "path"),
+    [
+        (1.5, '$["1.5"]'),
+        ((1, 2), '$["(1, 2)"]'),
+        (True, '$["true"]'),
+        (2, "$[2]"),
+        ("first name", '$["first name"]'),
+        (_Field.GIVEN, '$["given name"]'),
+    ],
+)
+def test_keys_of_any_type_get_a_path_not_an_exception(key: object, path: str) -> None:
+    """Python objects may have float, tuple or bool keys: their paths are written as JSON would
+    spell the key, by the C loop and the Python one alike (a float key used to raise TypeError)."""
+    document = {key: "ana@example.org"}
+    found = pii.find_in_object(document)
+    assert [(f.kind, f.path) for f in found] == [("EMAIL", path)]
+    collected = _structure.collect(document)
+    raws = _structure.scan_collected(collected)
+    assert _structure._findings_py(collected, raws, None, 0.5, _structure.loc_path) == found
 
 
 _PROSE = st.lists(

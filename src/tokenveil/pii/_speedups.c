@@ -1790,7 +1790,7 @@ static PyObject *index_texts[INDEX_TEXTS]; /* "[0]" ... "[255]", made on first u
 static PyObject *
 step_text_of(PyObject *step, PyObject *step_text)
 {
-    if (PyLong_Check(step)) {
+    if (PyLong_CheckExact(step)) {
         int overflow;
         long index = PyLong_AsLongAndOverflow(step, &overflow);
         int cached = !overflow && index >= 0 && index < INDEX_TEXTS;
@@ -1813,10 +1813,10 @@ step_text_of(PyObject *step, PyObject *step_text)
         }
         return text;
     }
-    if (PyUnicode_Check(step) && is_identifier(step)) {
+    if (PyUnicode_CheckExact(step) && is_identifier(step)) {
         return PyUnicode_Concat(dot, step);
     }
-    return PyObject_CallOneArg(step_text, step);
+    return PyObject_CallOneArg(step_text, step); /* quoting, and keys of other types */
 }
 
 /* New reference to loc_path(loc): "$" followed by the step texts from the root down. */

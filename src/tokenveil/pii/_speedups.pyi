@@ -48,7 +48,7 @@ def bind(
     min_confidence: float,
     wanted: frozenset[str] | None,
     finding_type: type[Finding],
-    step_text: Callable[[str | int], str],
+    step_text: Callable[[object], str],
     round: Callable[[float, int], float],
     /,
 ) -> list[Finding]: ...

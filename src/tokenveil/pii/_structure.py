@@ -232,12 +232,23 @@ def collect_py(root: object, root_hint: Hint = NO_HINT) -> Collected:
     return out
 
 
-def _step_text(step: str | int) -> str:
-    if isinstance(step, int):
+def _step_text(step: object) -> str:
+    """``[3]`` for a list index (or an int dict key), ``.name`` for an identifier key, else the
+    key JSON-quoted: ``["first name"]``. Keys of other types, which only Python objects have,
+    are quoted as JSON would spell them (``true``, ``null``, ``1.5``) or by ``str``."""
+    if type(step) is int:
         return f"[{step}]"
-    if _IDENTIFIER.fullmatch(step):
-        return f".{step}"
-    return f"[{json.dumps(step, ensure_ascii=False)}]"
+    if type(step) is str:
+        if _IDENTIFIER.fullmatch(step):
+            return f".{step}"
+        return f"[{json.dumps(step, ensure_ascii=False)}]"
+    if step is True or step is False or step is None:
+        spelled = json.dumps(step)
+    elif type(step) is float:
+        spelled = json.dumps(step)  # 1.5, NaN, Infinity: what json.dumps writes for such a key
+    else:
+        spelled = str(step)
+    return f"[{json.dumps(spelled, ensure_ascii=False)}]"
 
 
 def loc_path(loc: Loc, root: str = "$") -> str:
