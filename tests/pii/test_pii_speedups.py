@@ -192,6 +192,17 @@ def test_keys_of_any_type_get_a_path_not_an_exception(key: object, path: str) ->
     assert _structure._findings_py(collected, raws, None, 0.5, _structure.loc_path) == found
 
 
+def test_int_float_and_bool_keys_in_one_document_keep_their_own_paths() -> None:
+    """1, 1.0 and True are equal dict keys: a step cache keyed by them wrote "$.b[1]" for True."""
+    document = {"a": {1: "ana@example.org"}, "b": {True: "bob@example.org"}, "c": {1.0: "x@y.org"}}
+    paths = [f.path for f in pii.find_in_object(document)]
+    assert paths == ["$.a[1]", '$.b["true"]', '$.c["1.0"]']
+    collected = _structure.collect(document)
+    raws = _structure.scan_collected(collected)
+    reference = _structure._findings_py(collected, raws, None, 0.5, _structure.loc_path)
+    assert [f.path for f in reference] == paths
+
+
 _PROSE = st.lists(
     st.sampled_from(
         [

@@ -2026,7 +2026,10 @@ bind(PyObject *module, PyObject *args)
         if (step == Py_None) {
             values[4] = Py_NewRef(last_path);
         } else {
-            PyObject *text = memo(step_cache, step, step_text_of, step_text);
+            /* Only str keys share the cache: 1, 1.0 and True are one dict key, three steps. */
+            PyObject *text = PyUnicode_CheckExact(step)
+                                 ? memo(step_cache, step, step_text_of, step_text)
+                                 : step_text_of(step, step_text);
             if (text == NULL) {
                 goto item_done;
             }

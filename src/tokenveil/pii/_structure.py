@@ -385,9 +385,10 @@ def _findings_py(
     add = out.append
     # Findings of one record share its parent: its path is written once per call, keyed by the
     # parent's identity (collected holds every parent alive until we return). Records repeat
-    # their keys, so each key's path step is also written once per call.
+    # their keys, so each str key's path step is also written once per call (str keys only: 1,
+    # 1.0 and True are one dict key but three different steps).
     parent_paths: dict[int, str] = {}
-    step_texts: dict[str | int, str] = {}
+    step_texts: dict[str, str] = {}
     parents, steps = collected.parents, collected.steps
     fast_paths = path_of is loc_path
     for raw in raws:
@@ -399,9 +400,12 @@ def _findings_py(
             base = parent_paths.get(id(parent))
             if base is None:
                 base = parent_paths[id(parent)] = loc_path(parent)
-            text = step_texts.get(step)
-            if text is None:
-                text = step_texts[step] = _step_text(step)
+            if type(step) is str:
+                text = step_texts.get(step)
+                if text is None:
+                    text = step_texts[step] = _step_text(step)
+            else:
+                text = _step_text(step)
             path = base + text
         else:
             path = path_of(collected.loc(raw.seg))
