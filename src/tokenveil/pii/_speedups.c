@@ -1782,41 +1782,31 @@ is_identifier(PyObject *key)
     return 1;
 }
 
-static PyObject *dot, *open_bracket, *close_bracket; /* ".", "[", "]" */
+static PyObject *dot; /* "." */
 #define INDEX_TEXTS 256
-static PyObject *index_texts[INDEX_TEXTS]; /* "[0]" ... "[255]", made on first use */
+static PyObject *index_texts[INDEX_TEXTS]; /* step_text(0) ... step_text(255), made on first use */
 
-/* New reference to _structure._step_text(step). */
+/* New reference to _structure._step_text(step): identifiers and small list indices here, the
+ * rest (quoting, large indices, keys of other types) by step_text itself. */
 static PyObject *
 step_text_of(PyObject *step, PyObject *step_text)
 {
     if (PyLong_CheckExact(step)) {
         int overflow;
         long index = PyLong_AsLongAndOverflow(step, &overflow);
-        int cached = !overflow && index >= 0 && index < INDEX_TEXTS;
-        if (cached && index_texts[index] != NULL) {
-            return Py_NewRef(index_texts[index]);
+        if (overflow || index < 0 || index >= INDEX_TEXTS) {
+            return PyObject_CallOneArg(step_text, step);
         }
-        PyObject *digits = PyObject_Str(step);
-        if (digits == NULL) {
-            return NULL;
+        if (index_texts[index] == NULL) {
+            /* indices are not personal data: kept for the process */
+            index_texts[index] = PyObject_CallOneArg(step_text, step);
         }
-        PyObject *inner = PyUnicode_Concat(open_bracket, digits);
-        Py_DECREF(digits);
-        if (inner == NULL) {
-            return NULL;
-        }
-        PyObject *text = PyUnicode_Concat(inner, close_bracket);
-        Py_DECREF(inner);
-        if (text != NULL && cached) {
-            index_texts[index] = Py_NewRef(text); /* indices are not personal data */
-        }
-        return text;
+        return Py_XNewRef(index_texts[index]);
     }
     if (PyUnicode_CheckExact(step) && is_identifier(step)) {
         return PyUnicode_Concat(dot, step);
     }
-    return PyObject_CallOneArg(step_text, step); /* quoting, and keys of other types */
+    return PyObject_CallOneArg(step_text, step);
 }
 
 /* New reference to loc_path(loc): "$" followed by the step texts from the root down. */
@@ -2134,12 +2124,9 @@ PyInit__speedups(void)
     }
     two_digits = PyLong_FromLong(2);
     dot = PyUnicode_InternFromString(".");
-    open_bracket = PyUnicode_InternFromString("[");
-    close_bracket = PyUnicode_InternFromString("]");
     round_memo = PyDict_New();
     kind_memo = PyDict_New();
-    if (two_digits == NULL || dot == NULL || open_bracket == NULL || close_bracket == NULL ||
-        round_memo == NULL || kind_memo == NULL) {
+    if (two_digits == NULL || dot == NULL || round_memo == NULL || kind_memo == NULL) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
