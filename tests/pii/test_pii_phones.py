@@ -15,26 +15,13 @@ from collections.abc import Iterator
 import phonenumbers
 import pytest
 from faker import Faker
-from phonenumbers import PhoneNumberFormat, PhoneNumberType
+from phonenumbers import PhoneNumberFormat
 
+from tests.pii._phones_reference import NUMBER_TYPES, library_says
 from tokenveil.pii import _phones
 from tokenveil.pii import _validators as v
 
-_TYPES = [
-    getattr(PhoneNumberType, name)
-    for name in dir(PhoneNumberType)
-    if name.isupper() and name != "UNKNOWN"
-]
-
 Case = tuple[str, str | None]
-
-
-def _library(text: str, region: str | None) -> bool:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return False
-    return bool(phonenumbers.is_valid_number(number))
 
 
 def _variations(text: str, rng: random.Random) -> list[str]:
@@ -50,7 +37,7 @@ def _variations(text: str, rng: random.Random) -> list[str]:
 
 def _example_cases(rng: random.Random) -> Iterator[Case]:
     for region in sorted(phonenumbers.SUPPORTED_REGIONS):
-        for kind in _TYPES:
+        for kind in NUMBER_TYPES:
             example = phonenumbers.example_number_for_type(region, kind)
             if example is None:
                 continue
@@ -95,7 +82,7 @@ def _check(cases: list[Case]) -> tuple[int, list[tuple[str, str | None, bool, bo
         if fast is None:
             continue
         answered += 1
-        expected = _library(text, region)
+        expected = library_says(text, region)
         if fast != expected:
             wrong.append((text, region, fast, expected))
     return answered, wrong
@@ -126,10 +113,10 @@ def test_phone_confidence_matches_the_library_on_faker_numbers(locale: str) -> N
             text = number.strip()
             text = "+" + text[2:] if text.startswith("00") else text
             if text.startswith("+"):
-                expected = 0.85 if _library(text, None) else 0.0
+                expected = 0.85 if library_says(text, None) else 0.0
             elif national:
                 regions = v.NATIONAL_REGIONS
-                expected = 0.8 if any(_library(text, r) for r in regions) else 0.0
+                expected = 0.8 if any(library_says(text, r) for r in regions) else 0.0
             else:
                 expected = 0.0
             assert v.phone_confidence(number, national=national) == expected, locale
@@ -150,7 +137,7 @@ def test_shapes_outside_the_fast_path_are_left_to_the_library(
     text: str, region: str | None
 ) -> None:
     assert _phones.is_valid(text, region) is None
-    assert v.is_phone(text, region) == _library(text, region)
+    assert v.is_phone(text, region) == library_says(text, region)
 
 
 def test_well_known_numbers() -> None:

@@ -14,8 +14,8 @@ import phonenumbers
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from phonenumbers import PhoneNumberType
 
+from tests.pii._phones_reference import NUMBER_TYPES, library_says
 from tokenveil.pii import _phones
 
 _REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
@@ -23,18 +23,13 @@ _PRODUCTION = ["DE", "FR", "ES", "IT", "NL", "GB", "US"]
 _CARRIER_REGIONS = ["AR", "BR", "CO", "MX", "RU", "KZ", "BY", "CL", "CU", "JP", "GG", "AG"]
 _CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 _NON_GEO = sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS)
-_TYPES = [
-    getattr(PhoneNumberType, name)
-    for name in dir(PhoneNumberType)
-    if name.isupper() and name != "UNKNOWN"
-]
 
 
 def _examples() -> list[tuple[str, int, str]]:
     """(region, calling code, national number) of every example number, ``001`` for non-geo."""
     found: set[tuple[str, int, str]] = set()
     for region in _REGIONS:
-        for kind in _TYPES:
+        for kind in NUMBER_TYPES:
             example = phonenumbers.example_number_for_type(region, kind)
             if example is not None:
                 nsn = phonenumbers.national_significant_number(example)
@@ -142,18 +137,10 @@ def _cases(draw: st.DrawFn) -> tuple[str, str | None]:
     return draw(_national_leads) + _spaced(prefix + body, insertions) + trail, region
 
 
-def _library(text: str, region: str | None) -> bool:
-    try:
-        number = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException:
-        return False
-    return bool(phonenumbers.is_valid_number(number))
-
-
 def _assert_agrees(text: str, region: str | None) -> None:
     fast = _phones.is_valid(text, region)
     if fast is not None:
-        assert fast == _library(text, region), (text, region, fast)
+        assert fast == library_says(text, region), (text, region, fast)
 
 
 @settings(
@@ -187,7 +174,7 @@ def test_fast_path_answers_agree_with_phonenumbers_on_fuzzed_shapes(
 )
 def test_plus_then_an_idd_under_a_region_is_left_to_the_library(text: str, region: str) -> None:
     """With a region, parse retries a "+" it cannot read without the "+", through the IDD."""
-    assert _library(text, region)
+    assert library_says(text, region)
     assert _phones.is_valid(text, region) is None
 
 
