@@ -27,7 +27,7 @@ from bench.corpus import NOISE_CLASSES, Document, api_pages, generate, score
 from tokenveil import pii
 from tokenveil.pii._structure import has_speedups, value_at
 
-__all__ = ["main"]
+__all__ = ["main", "pages_for", "rates", "repeated", "size_label"]
 
 SEED = 20261123
 
@@ -190,7 +190,29 @@ def _rate(fn: Callable[[], object], nbytes: int, repeat: int = 5) -> float:
     return nbytes / best / 1e6
 
 
-def _rates(runs: dict[str, tuple[Callable[[], object], int]], rounds: int = 9) -> dict[str, float]:
+def pages_for(size: int) -> int:
+    """How many consecutive pages of ``size`` bytes a curve row scans: below 16 KB, enough to
+    carry the one-order-in-eight share of customers that one large body carries."""
+    return max(1, 16_000 // size)
+
+
+def size_label(nbytes: int, pages: int) -> str:
+    """``1KB x16`` for pages, ``100KB`` for one body."""
+    return f"{nbytes / pages / 1e3:,.0f}KB" + (f" x{pages}" if pages > 1 else "")
+
+
+def repeated(fn: Callable[[bytes], object], bodies: list[bytes], reps: int) -> Callable[[], None]:
+    """A run that passes every body to ``fn``, ``reps`` times over."""
+
+    def run() -> None:
+        for _ in range(reps):
+            for body in bodies:
+                fn(body)
+
+    return run
+
+
+def rates(runs: dict[str, tuple[Callable[[], object], int]], rounds: int = 9) -> dict[str, float]:
     """MB/s of CPU time for each run, best over ``rounds`` rounds that take turns.
 
     The machine is shared and its speed drifts over seconds: runs measured one after the other
@@ -271,32 +293,27 @@ def _curve(max_size: int, rounds: int) -> None:
     dirty_pages: dict[int, list[bytes]] = {}
     nbytes: dict[tuple[int, str], int] = {}
     for size in sizes:
-        pages = max(1, 16_000 // size)
+        pages = pages_for(size)
         dirty = dirty_pages[size] = api_pages(size, pages, seed=SEED)
         clean = api_pages(size, pages, seed=SEED, pii_every=0)
         nbytes[size, "dirty"], nbytes[size, "clean"] = sum(map(len, dirty)), sum(map(len, clean))
         reps = max(1, 500_000 // nbytes[size, "dirty"])
-
-        def repeat(
-            fn: Callable[[bytes], object], bodies: list[bytes], reps: int = reps
-        ) -> Callable[[], None]:
-            def run() -> None:
-                for _ in range(reps):
-                    for body in bodies:
-                        fn(body)
-
-            return run
-
-        runs[f"{size}:parse"] = (repeat(json.loads, dirty), nbytes[size, "dirty"] * reps)
-        runs[f"{size}:clean"] = (repeat(pii.find_in_json, clean), nbytes[size, "clean"] * reps)
-        runs[f"{size}:dirty"] = (repeat(pii.find_in_json, dirty), nbytes[size, "dirty"] * reps)
+        runs[f"{size}:parse"] = (repeated(json.loads, dirty, reps), nbytes[size, "dirty"] * reps)
+        runs[f"{size}:clean"] = (
+            repeated(pii.find_in_json, clean, reps),
+            nbytes[size, "clean"] * reps,
+        )
+        runs[f"{size}:dirty"] = (
+            repeated(pii.find_in_json, dirty, reps),
+            nbytes[size, "dirty"] * reps,
+        )
     # Every size and body takes turns in each round: the machine's speed drifts over seconds,
-    # and a row measured alone would see one moment of it (see _rates).
-    rates = _rates(runs, rounds)
+    # and a row measured alone would see one moment of it (see rates).
+    measured = rates(runs, rounds)
     for size in sizes:
         dirty = dirty_pages[size]
         parse_rate, clean_rate, dirty_rate = (
-            rates[f"{size}:{name}"] for name in ("parse", "clean", "dirty")
+            measured[f"{size}:{name}"] for name in ("parse", "clean", "dirty")
         )
 
         def mask(bodies: list[bytes] = dirty) -> None:

@@ -21,17 +21,15 @@ import sys
 import sysconfig
 import tarfile
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 from bench.corpus import api_pages
+from bench.pii import SEED, pages_for, rates, repeated, size_label
 from tokenveil import pii
 
 __all__ = ["main"]
 
-SEED = 20261123
 _BASE = "tokenveil_base"
 _IMPORT = re.compile(r"\btokenveil(?=[.\s])")
 
@@ -68,55 +66,36 @@ def _build(package: Path) -> None:
     )
 
 
-def _rounds(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(rounds):
-        for name, fn in runs.items():
-            start = time.process_time()
-            fn()
-            best[name] = min(best[name], time.process_time() - start)
-    return best
-
-
 def _compare(base: ModuleType, rounds: int) -> None:
     print(
         f"  {'size':>14}  {'body':>5}  {'json.loads':>10}  {'base':>8}  {'this tree':>9}"
         f"  {'this/base':>9}  findings (base, this)"
     )
     for size in (1_000, 10_000, 100_000, 1_000_000, 10_000_000):
-        pages = max(1, 16_000 // size)
+        pages = pages_for(size)
         for label, every in (("clean", 0), ("PII", 8)):
             bodies = api_pages(size, pages, seed=SEED, pii_every=every)
             nbytes = sum(map(len, bodies))
             reps = max(1, 500_000 // nbytes)
-
-            def run(
-                fn: Callable[[bytes], object], bodies: list[bytes] = bodies, reps: int = reps
-            ) -> Callable[[], None]:
-                def scan() -> None:
-                    for _ in range(reps):
-                        for body in bodies:
-                            fn(body)
-
-                return scan
-
-            best = _rounds(
+            rate = rates(
                 {
-                    "json": run(json.loads),
-                    "base": run(base.find_in_json),
-                    "this": run(pii.find_in_json),
+                    name: (repeated(fn, bodies, reps), nbytes * reps)
+                    for name, fn in (
+                        ("json", json.loads),
+                        ("base", base.find_in_json),
+                        ("this", pii.find_in_json),
+                    )
                 },
                 rounds,
             )
-            rate = {name: nbytes * reps / seconds / 1e6 for name, seconds in best.items()}
             counts = (
                 sum(len(base.find_in_json(b)) for b in bodies),
                 sum(len(pii.find_in_json(b)) for b in bodies),
             )
-            label_size = f"{nbytes / pages / 1e3:,.0f}KB" + (f" x{pages}" if pages > 1 else "")
             print(
-                f"  {label_size:>14}  {label:>5}  {rate['json']:>10.1f}  {rate['base']:>8.1f}"
-                f"  {rate['this']:>9.1f}  {rate['this'] / rate['base']:>9.2f}  {counts}",
+                f"  {size_label(nbytes, pages):>14}  {label:>5}  {rate['json']:>10.1f}"
+                f"  {rate['base']:>8.1f}  {rate['this']:>9.1f}"
+                f"  {rate['this'] / rate['base']:>9.2f}  {counts}",
                 flush=True,
             )
 
