@@ -37,20 +37,6 @@ class FakeClock:
 
 
 @pytest.fixture
-def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts every argon2 verification (passwords, legacy client hashes, dummy hashes)."""
-    calls: list[int] = []
-    real = _passwords._verify_sync
-
-    def counting(stored: str | None, password: str) -> bool:
-        calls.append(1)
-        return real(stored, password)
-
-    monkeypatch.setattr(_passwords, "_verify_sync", counting)
-    return calls
-
-
-@pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[TokenService]:
     async with running(make_settings(tmp_path), MemoryStore()) as (_, found, _):
         await found.add_user("alice", PASSWORD, scopes=["profile"])

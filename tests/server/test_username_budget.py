@@ -15,7 +15,6 @@ import pytest
 from fastapi import FastAPI
 
 from tests.server._app import BASE, PASSWORD, login, make_settings, running
-from tokenveil import _passwords
 from tokenveil.service import TokenService
 from tokenveil.store import MemoryStore
 from tokenveil.store._ratelimit import Hit, MemoryRateCounter, RateCounter
@@ -52,20 +51,6 @@ class RecordingCounter:
     async def peek(self, key: str, *, now: float) -> Hit:
         self.keys.add(key)
         return await self.inner.peek(key, now=now)
-
-
-@pytest.fixture
-def argon2_checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Counts every argon2 verification (real and dummy hashes alike)."""
-    calls: list[int] = []
-    real = _passwords._verify_sync
-
-    def counting(stored: str | None, password: str) -> bool:
-        calls.append(1)
-        return real(stored, password)
-
-    monkeypatch.setattr(_passwords, "_verify_sync", counting)
-    return calls
 
 
 @pytest.fixture
