@@ -195,47 +195,49 @@ class MemoryStore:
             raise StoreError("a refresh token with this hash already exists")
         self._tokens[record.token_hash] = record
 
-    async def consume(self, token_hash: str, now: float) -> ConsumeResult:
-        self._check()
-        # The lock makes check-and-set one step, as the conditional UPDATE does in SQL.
-        async with self._lock:
-            record = self._tokens.get(token_hash)
-            if record is None:
-                return ConsumeResult("unknown")
-            family = self._families.get(record.family_id)
-            if record.consumed_at is not None:
-                return ConsumeResult("reused", record, family)
-            record = dataclasses.replace(record, consumed_at=now)
-            self._tokens[token_hash] = record
-            return ConsumeResult("ok", record, family)
-
-    async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
-        self._check()
-        async with self._lock:  # one step, as the SQL transaction is
-            record = self._tokens.get(token_hash)
-            if record is None:
-                return ConsumeResult("unknown")
-            family = self._families.get(record.family_id)
-            if record.consumed_at is not None:
-                return ConsumeResult("reused", record, family)
-            # Every refusal before any change: the token stays unconsumed.
-            if successor.family_id != record.family_id:
-                raise StoreError("the successor belongs to another refresh family")
-            if successor.token_hash in self._tokens:
-                raise StoreError("a refresh token with this hash already exists")
-            record = dataclasses.replace(record, consumed_at=now)
-            self._tokens[token_hash] = record
-            if family is not None and token_live(family, record, now):
-                self._tokens[successor.token_hash] = successor
-            return ConsumeResult("ok", record, family)
-
-    async def peek(self, token_hash: str) -> ConsumeResult:
-        self._check()
+    def _state(self, token_hash: str) -> ConsumeResult:
+        """The token as it stands: ``ok`` while unconsumed (under the lock: it may be taken)."""
         record = self._tokens.get(token_hash)
         if record is None:
             return ConsumeResult("unknown")
         family = self._families.get(record.family_id)
         return ConsumeResult("ok" if record.consumed_at is None else "reused", record, family)
+
+    def _taken(self, found: ConsumeResult, now: float) -> ConsumeResult:
+        """``found`` (an ``ok`` state) marked consumed, in the table and in the result."""
+        assert found.record is not None  # an "ok" state always has its record
+        record = dataclasses.replace(found.record, consumed_at=now)
+        self._tokens[record.token_hash] = record
+        return ConsumeResult("ok", record, found.family)
+
+    async def consume(self, token_hash: str, now: float) -> ConsumeResult:
+        self._check()
+        # The lock makes check-and-set one step, as the conditional UPDATE does in SQL.
+        async with self._lock:
+            found = self._state(token_hash)
+            return self._taken(found, now) if found.status == "ok" else found
+
+    async def rotate(self, token_hash: str, successor: RefreshRecord, now: float) -> ConsumeResult:
+        self._check()
+        async with self._lock:  # one step, as the SQL transaction is
+            found = self._state(token_hash)
+            if found.status != "ok":
+                return found
+            # Every refusal before any change: the token stays unconsumed.
+            assert found.record is not None
+            if successor.family_id != found.record.family_id:
+                raise StoreError("the successor belongs to another refresh family")
+            if successor.token_hash in self._tokens:
+                raise StoreError("a refresh token with this hash already exists")
+            taken = self._taken(found, now)
+            assert taken.record is not None
+            if taken.family is not None and token_live(taken.family, taken.record, now):
+                self._tokens[successor.token_hash] = successor
+            return taken
+
+    async def peek(self, token_hash: str) -> ConsumeResult:
+        self._check()
+        return self._state(token_hash)
 
     async def get_family(self, family_id: str) -> RefreshFamily | None:
         self._check()
