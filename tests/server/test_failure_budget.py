@@ -192,7 +192,9 @@ async def test_failures_from_many_addresses_cannot_lock_out_a_legacy_client(
 async def test_failure_budgets_from_settings_apply_to_the_real_app(tmp_path: Path) -> None:
     """Settings.token_rate_failures_per_address (TOKENVEIL_TOKEN_RATE_FAILURES_PER_ADDRESS)
     reaches the real app: past it, 429 slow_down with Retry-After."""
-    settings = make_settings(tmp_path, token_rate_failures_per_address=2)
+    # Counters use fixed wall-clock windows: an hour keeps the three logins in one window (with
+    # the 10 s default, about one run in thirty straddled a boundary and saw 200, not 429).
+    settings = make_settings(tmp_path, token_rate_failures_per_address=2, token_rate_window=3600.0)
     async with running(settings, MemoryStore()) as (http, service, _):
         await service.add_user("alice", PASSWORD, scopes=["profile"])
         for _ in range(2):

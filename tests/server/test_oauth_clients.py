@@ -274,7 +274,8 @@ async def test_per_client_rate_limit_from_settings_applies_to_the_real_app(
     tmp_path: Path,
 ) -> None:
     """Settings.token_rate_per_client reaches the real app's per-client limit."""
-    settings = make_settings(tmp_path, token_rate_per_client=1)
+    # One window for both requests (fixed wall-clock windows; see test_failure_budget.py).
+    settings = make_settings(tmp_path, token_rate_per_client=1, token_rate_window=3600.0)
     async with running(settings, MemoryStore()) as (http, service, _):
         _, secret = await service.add_client(
             "reporting", grant_types=["client_credentials"], confidential=True
