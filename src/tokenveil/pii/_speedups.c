@@ -1809,11 +1809,13 @@ step_text_of(PyObject *step, PyObject *step_text)
     return PyObject_CallOneArg(step_text, step);
 }
 
+static PyObject *dollar, *empty; /* "$", "" */
+
 /* New reference to loc_path(loc): "$" followed by the step texts from the root down. */
 static PyObject *
 path_of_loc(PyObject *loc, PyObject *step_text)
 {
-    PyObject *parts = PyList_New(0), *path = NULL, *root = NULL, *sep = NULL;
+    PyObject *parts = PyList_New(0), *path = NULL;
     if (parts == NULL) {
         return NULL;
     }
@@ -1831,17 +1833,10 @@ path_of_loc(PyObject *loc, PyObject *step_text)
         Py_DECREF(text);
         loc = PyTuple_GET_ITEM(loc, 0);
     }
-    root = PyUnicode_FromString("$");
-    if (root == NULL || PyList_Append(parts, root) < 0 || PyList_Reverse(parts) < 0) {
-        goto done;
-    }
-    sep = PyUnicode_FromString("");
-    if (sep != NULL) {
-        path = PyUnicode_Join(sep, parts);
+    if (PyList_Append(parts, dollar) == 0 && PyList_Reverse(parts) == 0) {
+        path = PyUnicode_Join(empty, parts);
     }
 done:
-    Py_XDECREF(root);
-    Py_XDECREF(sep);
     Py_DECREF(parts);
     return path;
 }
@@ -2124,9 +2119,12 @@ PyInit__speedups(void)
     }
     two_digits = PyLong_FromLong(2);
     dot = PyUnicode_InternFromString(".");
+    dollar = PyUnicode_InternFromString("$");
+    empty = PyUnicode_InternFromString("");
     round_memo = PyDict_New();
     kind_memo = PyDict_New();
-    if (two_digits == NULL || dot == NULL || round_memo == NULL || kind_memo == NULL) {
+    if (two_digits == NULL || dot == NULL || dollar == NULL || empty == NULL ||
+        round_memo == NULL || kind_memo == NULL) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&module_def);
