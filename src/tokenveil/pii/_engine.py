@@ -240,8 +240,6 @@ _Found = list[tuple[int, str, int, int, float]]
 
 
 def _emails(text: str, segs: _Segments, found: _Found) -> None:
-    if "@" not in text:  # a memchr: most bodies of a service hold no address at all
-        return
     for m in p.AT.finditer(text):
         at = m.start()
         idx, seg_start, _end, _hint = segs.at(at)
@@ -250,13 +248,18 @@ def _emails(text: str, segs: _Segments, found: _Found) -> None:
             found.append((idx, Kind.EMAIL, start, m.end(), 0.9))
 
 
-def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list[int]:
-    """Numbers with separators (phones, cards, SSNs, IPv4, dates, numeric IDs). Returns the
-    positions of digit runs glued to a capital letter, which may be a Spanish DNI/NIE."""
+def _digit_runs(
+    text: str,
+    shape: bytes,
+    spans: list[tuple[int, int]],
+    quad_gates: list[int],
+    segs: _Segments,
+    found: _Found,
+) -> None:
+    """Numbers with separators (phones, cards, SSNs, IPv4, dates, numeric IDs), at the digit-run
+    spans and dotted-quad gates of :func:`_gates` (values from ``runs_end`` on sit under negative
+    keys, see :func:`scan`: their runs are never read)."""
     local: list[tuple[str, int, int, float]] = []
-    # Values from runs_end on sit under negative keys (see scan): their runs are never read.
-    runs_end = segs.runs_end
-    spans, quad_gates, glued = _digit_gates(shape, runs_end)
     seen = {s for s, _e in spans}
     phones: _PhoneMemo = {}
     for gate in quad_gates:
@@ -276,20 +279,13 @@ def _digit_runs(text: str, shape: bytes, segs: _Segments, found: _Found) -> list
         _classify_digits(text, s, e, _Context(text, seg_start, s, hint), local, phones)
         for kind, fs, fe, conf in local:
             found.append((idx, kind, fs, fe, conf))
-    return glued
-
-
-def _digit_gates(shape: bytes, runs_end: int) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """Digit-run spans and dotted-quad gates before ``runs_end``, and DNI/NIE gate positions."""
-    if _speedups is not None:
-        return _speedups.digit_gates(shape, runs_end)
-    return _digit_gates_py(shape, runs_end)
 
 
 def _digit_gates_py(
     shape: bytes, runs_end: int
 ) -> tuple[list[tuple[int, int]], list[int], list[int]]:
-    """:func:`_digit_gates` with :mod:`re`: the reference of the C pass."""
+    """Digit-run spans and dotted-quad gates before ``runs_end``, and DNI/NIE gate positions
+    (where a Spanish DNI/NIE may be: a digit run glued to a capital letter)."""
     spans = [m.span() for m in p.RUN.finditer(shape, 0, runs_end)]
     quads = [m.start() for m in p.IPV4_GATE.finditer(shape, 0, runs_end)]
     # The gate matches one character after the start of both shapes (12345678Z, X1234567L).
@@ -297,11 +293,10 @@ def _digit_gates_py(
     return spans, quads, glued
 
 
-def _alnum(text: str, shape: bytes, glued: list[int], segs: _Segments, found: _Found) -> None:
-    """IBANs and letter-led national IDs, searched only next to a gate hit."""
-    positions = [m.start() for m in p.AA00.finditer(shape)]
-    if not positions and not glued:
-        return
+def _alnum(
+    text: str, positions: list[int], glued: list[int], segs: _Segments, found: _Found
+) -> None:
+    """IBANs and letter-led national IDs, searched only next to an AA00 or DNI/NIE gate hit."""
     done: set[int] = set()
     for pos in sorted({*positions, *glued}):
         idx, seg_start, seg_end, hint = segs.at(pos)
@@ -330,15 +325,15 @@ def _alnum(text: str, shape: bytes, glued: list[int], segs: _Segments, found: _F
                 found.append((idx, Kind.NATIONAL_ID, s, m.end(), min(conf, 0.97)))
 
 
-def _ipv6(text: str, segs: _Segments, found: _Found) -> None:
+def _ipv6(text: str, colons: list[tuple[int, int]], segs: _Segments, found: _Found) -> None:
     last_end = -1
-    for gate in p.COLON_GATE.finditer(text):
-        if gate.start() < last_end:
+    for gate_start, gate_end in colons:
+        if gate_start < last_end:
             continue
-        idx, seg_start, seg_end, hint = segs.at(gate.start())
-        window_start = max(seg_start, gate.start() - 40, last_end)
-        m = p.IPV6.search(text, window_start, min(seg_end, gate.end() + 48))
-        if m is None or m.start() > gate.start():
+        idx, seg_start, seg_end, hint = segs.at(gate_start)
+        window_start = max(seg_start, gate_start - 40, last_end)
+        m = p.IPV6.search(text, window_start, min(seg_end, gate_end + 48))
+        if m is None or m.start() > gate_start:
             continue
         last_end = m.end()
         cand = m.group()
@@ -352,15 +347,8 @@ def _ipv6(text: str, segs: _Segments, found: _Found) -> None:
                 found.append((idx, Kind.IP_ADDRESS, m.start(), m.end(), adjusted))
 
 
-def _secret_positions(text: str) -> list[int]:
-    """Where a secret may start (unsorted, may repeat, may be negative)."""
-    if _speedups is not None:
-        return _speedups.secret_positions(text)
-    return _secret_positions_py(text)
-
-
 def _secret_positions_py(text: str) -> list[int]:
-    """:func:`_secret_positions` with :mod:`re` and ``str.find``: the reference of the C pass."""
+    """Where a secret may start (unsorted, may repeat, may be negative)."""
     positions: list[int] = []
     for gate in p.SECRET_GATES:
         for m in gate.finditer(text):
@@ -374,9 +362,9 @@ def _secret_positions_py(text: str) -> list[int]:
     return positions
 
 
-def _secrets(text: str, segs: _Segments, found: _Found) -> None:
+def _secrets(text: str, positions: list[int], segs: _Segments, found: _Found) -> None:
     covered = -1
-    for pos in sorted(set(_secret_positions(text))):
+    for pos in sorted(set(positions)):
         if pos < 0 or pos < covered:
             continue
         m = p.SECRETS.match(text, pos)
@@ -423,22 +411,19 @@ def _gated_segments(shape: bytes, segs: _Segments) -> list[int]:
     return out
 
 
-def _phrases(text: str, shape: bytes, segs: _Segments, found: _Found) -> None:
+def _phrases(
+    text: str, shape: bytes, candidates: list[int], segs: _Segments, found: _Found
+) -> None:
     """Name, address, password and birth-date phrases, in values that look like prose.
 
     A segment is read when it holds a prose or label gate match *and* a trigger word. The C
-    helper lists the segments that may hold a trigger (one pass, no regex), and the gates are
-    then searched in those only; without it, the gates are searched over the whole shape.
+    gates list the segments that may hold a trigger (one pass, no regex) and the prose and label
+    gates are searched in those; the Python gates list the segments with a prose or label gate
+    match, and the phrase search then needs a trigger.
     """
-    if _speedups is not None:
-        candidates = _speedups.trigger_segments(text, segs.starts or [0], p.ALL_TRIGGERS)
-        gated = False
-    else:
-        candidates = _gated_segments(shape, segs)
-        gated = True
     for idx in candidates:
         seg_start, seg_end, hint = segs.bounds(idx)
-        if not gated and (
+        if (
             p.PROSE_GATE.search(shape, seg_start, seg_end) is None
             and p.LABEL_GATE.search(shape, seg_start, seg_end) is None
         ):
@@ -506,14 +491,60 @@ def _scan_into(
     """
     found: _Found = []
     segs = _Segments(text, seg_of, hints, runs_end)
-    shape = text.encode("latin-1", "replace").translate(p.SHAPE)
-    _emails(text, segs, found)
-    glued = _digit_runs(text, shape, segs, found)
-    _alnum(text, shape, glued, segs, found)
-    _ipv6(text, segs, found)
-    _secrets(text, segs, found)
-    _phrases(text, shape, segs, found)
+    gates = _gates(text, segs)
+    if gates is None:
+        return found
+    shape, has_at, spans, quads, glued, aa00, colons, secrets, triggered = gates
+    if has_at:
+        _emails(text, segs, found)
+    if spans or quads:
+        _digit_runs(text, shape, spans, quads, segs, found)
+    if aa00 or glued:
+        _alnum(text, aa00, glued, segs, found)
+    if colons:
+        _ipv6(text, colons, segs, found)
+    if secrets:
+        _secrets(text, secrets, segs, found)
+    if triggered:
+        _phrases(text, shape, triggered, segs, found)
     return found
+
+
+#: What :func:`_gates` returns: (shape, has_at, digit-run spans, dotted-quad gates, DNI/NIE
+#: gates, AA00 gates, colon-gate spans, secret positions, segments for the phrase search).
+_GateHits = tuple[
+    bytes,
+    bool,
+    list[tuple[int, int]],
+    list[int],
+    list[int],
+    list[int],
+    list[tuple[int, int]],
+    list[int],
+    list[int],
+]
+
+
+def _gates(text: str, segs: _Segments) -> _GateHits | None:
+    """Every detector's gate hits in ``text``, or None when no gate opens (most bodies)."""
+    if _speedups is not None:
+        starts = segs.starts if segs.starts is not None else [0]
+        return _speedups.gates(text, starts, segs.runs_end, p.ALL_TRIGGERS, p.SHAPE)
+    return _gates_py(text, segs)
+
+
+def _gates_py(text: str, segs: _Segments) -> _GateHits | None:
+    """:func:`_gates` with :mod:`re` and ``str.find``: the reference of the C pass."""
+    shape = text.encode("latin-1", "replace").translate(p.SHAPE)
+    has_at = "@" in text
+    spans, quads, glued = _digit_gates_py(shape, segs.runs_end)
+    aa00 = [m.start() for m in p.AA00.finditer(shape)]
+    colons = [m.span() for m in p.COLON_GATE.finditer(text)]
+    secrets = _secret_positions_py(text)
+    triggered = _gated_segments(shape, segs)
+    if not (has_at or spans or quads or glued or aa00 or colons or secrets or triggered):
+        return None
+    return shape, has_at, spans, quads, glued, aa00, colons, secrets, triggered
 
 
 def scan(

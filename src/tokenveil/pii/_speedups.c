@@ -28,16 +28,10 @@
  *     True when the bytes hold 20 ASCII digits in a row, or "-" and 19 digits: integers that
  *     orjson would read as floats.
  *
- * digit_gates(shape, runs_end)
- *     The digit-run spans, dotted-quad gate starts and DNI/NIE gate positions that _engine's
- *     RUN, IPV4_GATE and NIE_GATE regexes find in the shape; see the function.
- *
- * secret_positions(text)
- *     Positions where a secret may start, as _engine's regex and literal gates find them.
- *
- * trigger_segments(text, starts, triggers)
- *     Indices of the segments (text[starts[k]:starts[k+1]-1]) that may hold one of the phrase
- *     trigger words once lower-cased; see the function.
+ * gates(text, starts, runs_end, triggers, shape_table)
+ *     Every gate of _engine's detectors in one call: the text's shape, whether it holds "@",
+ *     the digit-run, dotted-quad, DNI/NIE, AA00, IPv6-colon and secret gate hits, and the
+ *     segments that may hold a phrase trigger word; None when no gate opens. See the function.
  *
  * bind(raws, parents, steps, min_confidence, wanted, finding_type, step_text, round)
  *     _structure.findings_of with the default paths: every raw finding at or above
@@ -448,6 +442,18 @@ long_digit_run(PyObject *module, PyObject *arg)
     return PyBool_FromLong(found);
 }
 
+static int
+append_index(PyObject *list, Py_ssize_t value)
+{
+    PyObject *index = PyLong_FromSsize_t(value);
+    if (index == NULL) {
+        return -1;
+    }
+    int rc = PyList_Append(list, index);
+    Py_DECREF(index);
+    return rc;
+}
+
 /* Segments of `text` (split at `starts`) that hold a non-ASCII character or, ASCII-lower-cased,
  * one of the ASCII `triggers`: a superset of the segments whose str.lower() holds a trigger
  * (non-ASCII segments are all kept, since Unicode case mapping can produce ASCII, e.g. the
@@ -508,54 +514,37 @@ SEGMENT_MAY_HOLD(Py_UCS1)
 SEGMENT_MAY_HOLD(Py_UCS2)
 SEGMENT_MAY_HOLD(Py_UCS4)
 
-static PyObject *
-trigger_segments(PyObject *module, PyObject *args)
+/* The trigger table of the last tuple of words seen: the engine passes the same tuple on every
+ * call, so it is built once. The tuple is held, which keeps the words' characters alive. */
+static PyObject *trigger_words;
+static Triggers *trigger_table;
+
+static const Triggers *
+triggers_for(PyObject *triggers)
 {
-    PyObject *text, *starts_obj, *triggers, *seq, *result = NULL;
-    Py_ssize_t *starts = NULL;
-    Triggers *tr = NULL;
-    if (!PyArg_ParseTuple(args, "UOO!", &text, &starts_obj, &PyTuple_Type, &triggers)) {
-        return NULL;
+    if (triggers == trigger_words && trigger_table != NULL) {
+        return trigger_table;
     }
-    /* starts: a list of int, or join()'s int64 array (a memoryview cast to "q"). */
-    Py_buffer view;
-    int have_view = 0;
-    seq = NULL;
-    if (PyObject_CheckBuffer(starts_obj)) {
-        if (PyObject_GetBuffer(starts_obj, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
-            return NULL;
-        }
-        have_view = 1;
-        if (view.itemsize != (Py_ssize_t)sizeof(long long) || view.format == NULL ||
-            strcmp(view.format, "q") != 0) {
-            PyErr_SetString(PyExc_TypeError, "starts must be int64 (format 'q')");
-            goto done;
-        }
-    }
-    else {
-        seq = PySequence_Fast(starts_obj, "starts must be a sequence of int");
-        if (seq == NULL) {
-            return NULL;
-        }
-    }
-    tr = PyMem_Calloc(1, sizeof(Triggers));
+    Triggers *tr = PyMem_Calloc(1, sizeof(Triggers));
     if (tr == NULL) {
         PyErr_NoMemory();
-        goto done;
+        return NULL;
     }
     int n_words = 0;
     for (Py_ssize_t t = 0; t < PyTuple_GET_SIZE(triggers); t++) {
         PyObject *word = PyTuple_GET_ITEM(triggers, t);
         if (!PyUnicode_Check(word) || PyUnicode_GET_LENGTH(word) < 2) {
             PyErr_SetString(PyExc_ValueError, "triggers are str of two characters or more");
-            goto done;
+            PyMem_Free(tr);
+            return NULL;
         }
         if (!PyUnicode_IS_ASCII(word)) {
             continue; /* can only occur in non-ASCII segments, which are all kept */
         }
         if (n_words == MAX_TRIGGERS) {
             PyErr_SetString(PyExc_ValueError, "too many triggers");
-            goto done;
+            PyMem_Free(tr);
+            return NULL;
         }
         const char *chars = (const char *)PyUnicode_DATA(word);
         unsigned char a = (unsigned char)chars[0], b = (unsigned char)chars[1];
@@ -565,28 +554,74 @@ trigger_segments(PyObject *module, PyObject *args)
         tr->head[a][b] = (unsigned char)(n_words + 1);
         n_words++;
     }
-    Py_ssize_t n_segs = have_view ? view.len / view.itemsize : PySequence_Fast_GET_SIZE(seq);
-    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
-    starts = PyMem_Malloc((size_t)(n_segs + 1) * sizeof(Py_ssize_t));
+    PyMem_Free(trigger_table);
+    Py_INCREF(triggers);
+    Py_XSETREF(trigger_words, triggers);
+    trigger_table = tr;
+    return tr;
+}
+
+/* Segment starts from a list of int or from join()'s int64 array (a memoryview cast to "q"),
+ * with starts[n] = length + 1 appended; *n_segs is set. PyMem_Free the result. */
+static Py_ssize_t *
+read_starts(PyObject *starts_obj, Py_ssize_t length, Py_ssize_t *n_segs)
+{
+    Py_ssize_t *starts = NULL;
+    if (PyObject_CheckBuffer(starts_obj)) {
+        Py_buffer view;
+        if (PyObject_GetBuffer(starts_obj, &view, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) {
+            return NULL;
+        }
+        if (view.itemsize != (Py_ssize_t)sizeof(long long) || view.format == NULL ||
+            strcmp(view.format, "q") != 0) {
+            PyErr_SetString(PyExc_TypeError, "starts must be int64 (format 'q')");
+        }
+        else {
+            *n_segs = view.len / view.itemsize;
+            starts = PyMem_Malloc((size_t)(*n_segs + 1) * sizeof(Py_ssize_t));
+            if (starts == NULL) {
+                PyErr_NoMemory();
+            }
+            else {
+                for (Py_ssize_t k = 0; k < *n_segs; k++) {
+                    starts[k] = (Py_ssize_t)((const long long *)view.buf)[k];
+                }
+                starts[*n_segs] = length + 1;
+            }
+        }
+        PyBuffer_Release(&view);
+        return starts;
+    }
+    PyObject *seq = PySequence_Fast(starts_obj, "starts must be a sequence of int");
+    if (seq == NULL) {
+        return NULL;
+    }
+    *n_segs = PySequence_Fast_GET_SIZE(seq);
+    starts = PyMem_Malloc((size_t)(*n_segs + 1) * sizeof(Py_ssize_t));
     if (starts == NULL) {
         PyErr_NoMemory();
-        goto done;
+        Py_DECREF(seq);
+        return NULL;
     }
-    for (Py_ssize_t k = 0; k < n_segs; k++) {
-        if (have_view) {
-            starts[k] = (Py_ssize_t)((const long long *)view.buf)[k];
-            continue;
-        }
+    for (Py_ssize_t k = 0; k < *n_segs; k++) {
         starts[k] = PyLong_AsSsize_t(PySequence_Fast_GET_ITEM(seq, k));
         if (starts[k] == -1 && PyErr_Occurred()) {
-            goto done;
+            PyMem_Free(starts);
+            Py_DECREF(seq);
+            return NULL;
         }
     }
-    starts[n_segs] = length + 1;
-    result = PyList_New(0);
-    if (result == NULL) {
-        goto done;
-    }
+    starts[*n_segs] = length + 1;
+    Py_DECREF(seq);
+    return starts;
+}
+
+/* Appends to `out` the index of every segment that may hold a trigger. */
+static int
+trigger_segments_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_segs,
+                      const Triggers *tr, PyObject *out)
+{
+    Py_ssize_t length = PyUnicode_GET_LENGTH(text);
     int kind = PyUnicode_KIND(text);
     const void *data = PyUnicode_DATA(text);
     for (Py_ssize_t k = 0; k < n_segs; k++) {
@@ -602,24 +637,11 @@ trigger_segments(PyObject *module, PyObject *args)
         else {
             keep = segment_may_hold_Py_UCS4(data, seg_start, seg_end, tr);
         }
-        if (keep) {
-            PyObject *index = PyLong_FromSsize_t(k);
-            if (index == NULL || PyList_Append(result, index) < 0) {
-                Py_XDECREF(index);
-                Py_CLEAR(result);
-                goto done;
-            }
-            Py_DECREF(index);
+        if (keep && append_index(out, k) < 0) {
+            return -1;
         }
     }
-done:
-    Py_XDECREF(seq);
-    if (have_view) {
-        PyBuffer_Release(&view);
-    }
-    PyMem_Free(tr);
-    PyMem_Free(starts);
-    return result;
+    return 0;
 }
 
 /* Where a secret may start: the positions _engine._secret_positions_py finds with one regex or
@@ -739,18 +761,6 @@ static const char *const secret_pair_list[] = {"AK", "AS", "AG", "AI", "AR", "gh
                                                "_l", "sk", "$a", "$2", "$s", "$7", "$p", "ey",
                                                "ea", "--", "pb", NULL};
 
-static int
-append_index(PyObject *list, Py_ssize_t value)
-{
-    PyObject *index = PyLong_FromSsize_t(value);
-    if (index == NULL) {
-        return -1;
-    }
-    int rc = PyList_Append(list, index);
-    Py_DECREF(index);
-    return rc;
-}
-
 #define AT(TYPE)                                                                                \
     static inline int at_##TYPE(const TYPE *d, Py_ssize_t n, Py_ssize_t i, const char *lit)    \
     {                                                                                           \
@@ -775,35 +785,20 @@ SECRET_POSITIONS(Py_UCS2)
 SECRET_POSITIONS(Py_UCS4)
 #undef at
 
-static PyObject *
-secret_positions(PyObject *module, PyObject *text)
+/* Appends to `out` every position where a secret may start (unsorted, may repeat). */
+static int
+secret_positions_into(PyObject *text, PyObject *out)
 {
-    if (!PyUnicode_Check(text)) {
-        PyErr_SetString(PyExc_TypeError, "text must be str");
-        return NULL;
-    }
-    PyObject *out = PyList_New(0);
-    if (out == NULL) {
-        return NULL;
-    }
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const void *data = PyUnicode_DATA(text);
-    int rc;
     switch (PyUnicode_KIND(text)) {
     case PyUnicode_1BYTE_KIND:
-        rc = secret_positions_Py_UCS1(data, n, out);
-        break;
+        return secret_positions_Py_UCS1(data, n, out);
     case PyUnicode_2BYTE_KIND:
-        rc = secret_positions_Py_UCS2(data, n, out);
-        break;
+        return secret_positions_Py_UCS2(data, n, out);
     default:
-        rc = secret_positions_Py_UCS4(data, n, out);
+        return secret_positions_Py_UCS4(data, n, out);
     }
-    if (rc < 0) {
-        Py_DECREF(out);
-        return NULL;
-    }
-    return out;
 }
 
 /* ---- leaves(): collect() straight from the JSON bytes, without building the document ----
@@ -1642,28 +1637,17 @@ zeros_at(const unsigned char *s, Py_ssize_t i, Py_ssize_t end, Py_ssize_t cap)
     return k;
 }
 
-static PyObject *
-digit_gates(PyObject *module, PyObject *args)
+/* Appends the RUN spans and IPV4_GATE starts of shape[:runs_end] and the NIE_GATE starts - 1
+ * of the whole shape to the three lists. */
+static int
+digit_gates_into(const unsigned char *s, Py_ssize_t n, Py_ssize_t runs_end, PyObject *spans,
+                 PyObject *quads, PyObject *nies)
 {
-    Py_buffer view;
-    Py_ssize_t runs_end;
-    PyObject *spans = NULL, *quads = NULL, *nies = NULL, *result = NULL;
-    if (!PyArg_ParseTuple(args, "y*n", &view, &runs_end)) {
-        return NULL;
-    }
-    const unsigned char *s = view.buf;
-    Py_ssize_t n = view.len;
     if (runs_end > n) {
         runs_end = n;
     }
     if (runs_end < 0) {
         runs_end = 0;
-    }
-    spans = PyList_New(0);
-    quads = PyList_New(0);
-    nies = PyList_New(0);
-    if (spans == NULL || quads == NULL || nies == NULL) {
-        goto done;
     }
     /* RUN */
     for (Py_ssize_t i = 0; i < runs_end;) {
@@ -1694,7 +1678,7 @@ digit_gates(PyObject *module, PyObject *args)
         }
         if (count >= 7 && !(p < runs_end && (s[p] == 'A' || s[p] == 'a' || s[p] == '_'))) {
             if (append_span(spans, i, p) < 0) {
-                goto done;
+                return -1;
             }
             i = p;
         }
@@ -1715,12 +1699,9 @@ digit_gates(PyObject *module, PyObject *args)
             Py_ssize_t k2 = zeros_at(s, p, runs_end, 3);
             if (k2 >= 1 && k2 <= 3 && p + k2 + 1 < runs_end && s[p + k2] == '.' &&
                 s[p + k2 + 1] == '0') {
-                PyObject *start = PyLong_FromSsize_t(i);
-                if (start == NULL || PyList_Append(quads, start) < 0) {
-                    Py_XDECREF(start);
-                    goto done;
+                if (append_index(quads, i) < 0) {
+                    return -1;
                 }
-                Py_DECREF(start);
                 i = p + k2 + 2;
                 continue;
             }
@@ -1739,23 +1720,197 @@ digit_gates(PyObject *module, PyObject *args)
         if (run >= 7) {
             Py_ssize_t a = (s[j] == '-') ? j + 1 : j;
             if (a < n && s[a] == 'A' &&
-                !(a + 1 < n && (s[a + 1] == 'A' || s[a + 1] == 'a' || s[a + 1] == '0'))) {
-                PyObject *start = PyLong_FromSsize_t(j - 7 - 1);
-                if (start == NULL || PyList_Append(nies, start) < 0) {
-                    Py_XDECREF(start);
-                    goto done;
-                }
-                Py_DECREF(start);
+                !(a + 1 < n && (s[a + 1] == 'A' || s[a + 1] == 'a' || s[a + 1] == '0')) &&
+                append_index(nies, j - 7 - 1) < 0) {
+                return -1;
             }
         }
         run = 0;
     }
-    result = PyTuple_Pack(3, spans, quads, nies);
+    return 0;
+}
+
+/* ---- gates(): every detector's gate in one call ----------------------------------------------
+ *
+ * gates(text, starts, runs_end, triggers, shape_table) returns None when no gate opens anywhere
+ * in `text` (the common case: most values of most bodies hold nothing), else
+ *     (shape, has_at, spans, quads, glued, aa00, colons, secrets, triggered)
+ * exactly as _engine._gates_py computes them with re, except `triggered`, the superset of
+ * trigger segments described at segment_may_hold above (the Python path lists the segments
+ * that pass the prose and label gates instead; both are filters before the same phrase search):
+ *   shape      text.encode("latin-1", "replace").translate(shape_table)
+ *   has_at     "@" in text
+ *   spans, quads, glued   digit_gates_into over the shape
+ *   aa00       starts of AA00 in the shape (the pattern cannot overlap itself)
+ *   colons     spans of COLON_GATE (::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:) in text, as
+ *              re.finditer finds them: left to right, the next search after a match's end
+ *   secrets    secret_positions_into
+ * One pass writes the shape and notes "@" and ":"; the other passes are memchr-led or run
+ * only when ":" was seen. */
+
+static inline int
+hex_digit(Py_UCS4 c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Length of the run of hex digits at text[i:], when it is 1-4 long and followed by ":"; else 0. */
+static inline Py_ssize_t
+hex_group(int kind, const void *d, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t k = 0;
+    while (i + k < n && k <= 4 && hex_digit(PyUnicode_READ(kind, d, i + k))) {
+        k++;
+    }
+    return (k >= 1 && k <= 4 && i + k < n && PyUnicode_READ(kind, d, i + k) == ':') ? k : 0;
+}
+
+static int
+colon_gates_into(PyObject *text, PyObject *out)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *d = PyUnicode_DATA(text);
+    for (Py_ssize_t i = 0; i + 1 < n;) {
+        i = PyUnicode_FindChar(text, ':', i, n, 1);
+        if (i < 0 || i + 1 >= n) {
+            break;
+        }
+        Py_ssize_t end = -1;
+        if (PyUnicode_READ(kind, d, i + 1) == ':') {
+            end = i + 2;
+        }
+        else {
+            Py_ssize_t k1 = hex_group(kind, d, n, i + 1);
+            if (k1) {
+                Py_ssize_t k2 = hex_group(kind, d, n, i + k1 + 2);
+                if (k2) {
+                    end = i + k1 + k2 + 3;
+                }
+            }
+        }
+        if (end < 0) {
+            i++;
+            continue;
+        }
+        if (append_span(out, i, end) < 0) {
+            return -1;
+        }
+        i = end;
+    }
+    return 0;
+}
+
+#define FILL_SHAPE(TYPE)                                                                        \
+    static void fill_shape_##TYPE(const TYPE *d, Py_ssize_t n, const unsigned char *table,     \
+                                  unsigned char *out, int *has_at, int *has_colon)             \
+    {                                                                                           \
+        int at = 0, colon = 0;                                                                  \
+        unsigned char unknown = table['?'];                                                     \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                    \
+            Py_UCS4 c = d[i];                                                                   \
+            out[i] = c < 256 ? table[c] : unknown;                                              \
+            at |= c == '@';                                                                     \
+            colon |= c == ':';                                                                  \
+        }                                                                                       \
+        *has_at = at;                                                                           \
+        *has_colon = colon;                                                                     \
+    }
+FILL_SHAPE(Py_UCS1)
+FILL_SHAPE(Py_UCS2)
+FILL_SHAPE(Py_UCS4)
+
+static PyObject *
+gates(PyObject *module, PyObject *args)
+{
+    PyObject *text, *starts_obj, *triggers, *result = NULL;
+    Py_ssize_t runs_end;
+    Py_buffer table;
+    if (!PyArg_ParseTuple(args, "UOnO!y*", &text, &starts_obj, &runs_end, &PyTuple_Type,
+                          &triggers, &table)) {
+        return NULL;
+    }
+    PyObject *shape = NULL, *spans = NULL, *quads = NULL, *glued = NULL, *aa00 = NULL;
+    PyObject *colons = NULL, *secrets = NULL, *triggered = NULL;
+    Py_ssize_t *starts = NULL, n_segs = 0;
+    if (table.len != 256) {
+        PyErr_SetString(PyExc_ValueError, "shape_table must be 256 bytes");
+        goto done;
+    }
+    const Triggers *tr = triggers_for(triggers);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    starts = read_starts(starts_obj, n, &n_segs);
+    if (tr == NULL || starts == NULL) {
+        goto done;
+    }
+    shape = PyBytes_FromStringAndSize(NULL, n);
+    spans = PyList_New(0);
+    quads = PyList_New(0);
+    glued = PyList_New(0);
+    aa00 = PyList_New(0);
+    colons = PyList_New(0);
+    secrets = PyList_New(0);
+    triggered = PyList_New(0);
+    if (shape == NULL || spans == NULL || quads == NULL || glued == NULL || aa00 == NULL ||
+        colons == NULL || secrets == NULL || triggered == NULL) {
+        goto done;
+    }
+    unsigned char *s = (unsigned char *)PyBytes_AS_STRING(shape);
+    const unsigned char *map = table.buf;
+    const void *data = PyUnicode_DATA(text);
+    int has_at, has_colon;
+    switch (PyUnicode_KIND(text)) {
+    case PyUnicode_1BYTE_KIND:
+        fill_shape_Py_UCS1(data, n, map, s, &has_at, &has_colon);
+        break;
+    case PyUnicode_2BYTE_KIND:
+        fill_shape_Py_UCS2(data, n, map, s, &has_at, &has_colon);
+        break;
+    default:
+        fill_shape_Py_UCS4(data, n, map, s, &has_at, &has_colon);
+    }
+    for (Py_ssize_t i = 0; i + 3 < n;) {
+        const unsigned char *a = memchr(s + i, 'A', (size_t)(n - 3 - i));
+        if (a == NULL) {
+            break;
+        }
+        i = a - s;
+        if (s[i + 1] == 'A' && s[i + 2] == '0' && s[i + 3] == '0') {
+            if (append_index(aa00, i) < 0) {
+                goto done;
+            }
+            i += 4;
+        }
+        else {
+            i++;
+        }
+    }
+    if (digit_gates_into(s, n, runs_end, spans, quads, glued) < 0 ||
+        (has_colon && colon_gates_into(text, colons) < 0) ||
+        secret_positions_into(text, secrets) < 0 ||
+        trigger_segments_into(text, starts, n_segs, tr, triggered) < 0) {
+        goto done;
+    }
+    if (!has_at && PyList_GET_SIZE(spans) == 0 && PyList_GET_SIZE(quads) == 0 &&
+        PyList_GET_SIZE(glued) == 0 && PyList_GET_SIZE(aa00) == 0 &&
+        PyList_GET_SIZE(colons) == 0 && PyList_GET_SIZE(secrets) == 0 &&
+        PyList_GET_SIZE(triggered) == 0) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    result = Py_BuildValue("(OOOOOOOOO)", shape, has_at ? Py_True : Py_False, spans, quads,
+                           glued, aa00, colons, secrets, triggered);
 done:
-    PyBuffer_Release(&view);
+    PyBuffer_Release(&table);
+    PyMem_Free(starts);
+    Py_XDECREF(shape);
     Py_XDECREF(spans);
     Py_XDECREF(quads);
-    Py_XDECREF(nies);
+    Py_XDECREF(glued);
+    Py_XDECREF(aa00);
+    Py_XDECREF(colons);
+    Py_XDECREF(secrets);
+    Py_XDECREF(triggered);
     return result;
 }
 
@@ -2082,9 +2237,7 @@ static PyMethodDef methods[] = {
     {"leaves", leaves, METH_VARARGS, "collect() straight from JSON bytes, or None."},
     {"join", join, METH_VARARGS, "The joined text of a structure scan (see module doc)."},
     {"long_digit_run", long_digit_run, METH_O, "20 digits in a row, or '-' and 19 digits."},
-    {"trigger_segments", trigger_segments, METH_VARARGS, "Segments that may hold a trigger."},
-    {"digit_gates", digit_gates, METH_VARARGS, "Digit-run, IPv4 and DNI/NIE gate hits."},
-    {"secret_positions", secret_positions, METH_O, "Where a secret may start (literal gates)."},
+    {"gates", gates, METH_VARARGS, "Every detector's gate hits, or None (see the function)."},
     {"bind", bind, METH_VARARGS, "Raw findings as Finding objects with paths (see module doc)."},
     {"_key_table_hash", key_table_hash, METH_O, "The key table's hash of some bytes (tests)."},
     {"_key_table_stats", key_table_stats, METH_NOARGS, "(probes, lookups) of the last leaves()."},

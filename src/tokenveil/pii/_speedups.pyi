@@ -34,13 +34,27 @@ def join(
     values: list[str], hints: list[Hint], negative: bytes, /
 ) -> tuple[str, bytes, list[Hint], bytes | None, int]: ...
 def long_digit_run(data: bytes, /) -> bool: ...
-def trigger_segments(
-    text: str, starts: Sequence[int] | memoryview, triggers: tuple[str, ...], /
-) -> list[int]: ...
-def digit_gates(
-    shape: bytes, runs_end: int, /
-) -> tuple[list[tuple[int, int]], list[int], list[int]]: ...
-def secret_positions(text: str, /) -> list[int]: ...
+def gates(
+    text: str,
+    starts: Sequence[int] | memoryview,
+    runs_end: int,
+    triggers: tuple[str, ...],
+    shape_table: bytes,
+    /,
+) -> (
+    tuple[
+        bytes,
+        bool,
+        list[tuple[int, int]],
+        list[int],
+        list[int],
+        list[int],
+        list[tuple[int, int]],
+        list[int],
+        list[int],
+    ]
+    | None
+): ...
 def bind(
     raws: list[Raw],
     parents: list[Loc],
