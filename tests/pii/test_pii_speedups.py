@@ -311,6 +311,9 @@ def test_c_gates_refuse_starts_of_another_width_and_bad_tables() -> None:
         speedups.gates("abc", [0], 3, ("name",), b"0" * 255)
     with pytest.raises(ValueError, match="triggers"):
         speedups.gates("abc", [0], 3, ("n",), _patterns.SHAPE)
+    for starts in ([], [1, 1], [2, 1], [-1], [0, 5]):
+        with pytest.raises(ValueError, match="starts"):
+            speedups.gates("abc", starts, 3, ("name",), _patterns.SHAPE)
 
 
 _SHAPE_PIECES = st.sampled_from(

@@ -461,9 +461,27 @@ append_index(PyObject *list, Py_ssize_t value)
 
 #define MAX_TRIGGERS 128
 
+/* The first two characters of every secret gate: one table look-up rejects almost every
+ * position, so the detailed checks (and their mispredicted branches) run rarely. */
+static unsigned char secret_pairs[256][256];
+
+/* Both characters below 256 (a function, so the test reads the same for every str width). */
+static inline int
+latin1_pair(Py_UCS4 a, Py_UCS4 b)
+{
+    return (a | b) < 256;
+}
+
+#define PAIR_TRIGGER 1 /* a trigger starts with this pair, in some mix of cases */
+#define PAIR_WIDE 2    /* a character of the pair is not ASCII */
+#define PAIR_SECRET 4  /* a secret gate starts with this pair (secret_pairs) */
+
 typedef struct {
-    /* head[a][b]: 1 + index of the first trigger starting with the lower-case ASCII pair a, b;
-     * next[w]: 1 + index of the next trigger with the same pair (0 ends the chain). */
+    /* pairs[a][b]: PAIR_* flags of two consecutive characters below 256, so one look-up
+     * rejects almost every position; head[a][b]: 1 + index of the first trigger starting with
+     * the lower-case ASCII pair a, b; next[w]: 1 + index of the next trigger with the same pair
+     * (0 ends the chain). */
+    unsigned char pairs[256][256];
     unsigned char head[128][128];
     unsigned char next[MAX_TRIGGERS];
     const char *words[MAX_TRIGGERS];
@@ -481,16 +499,16 @@ ascii_lower(Py_UCS4 c)
     static int segment_may_hold_##TYPE(const TYPE *data, Py_ssize_t seg_start,                 \
                                        Py_ssize_t seg_end, const Triggers *tr)                  \
     {                                                                                           \
-        for (Py_ssize_t i = seg_start; i < seg_end; i++) {                                      \
-            Py_UCS4 c0 = data[i];                                                               \
-            if (c0 >= 128) {                                                                    \
+        for (Py_ssize_t i = seg_start; i + 1 < seg_end; i++) {                                  \
+            Py_UCS4 c0 = data[i], c1 = data[i + 1];                                             \
+            if (!latin1_pair(c0, c1)) {                                                         \
                 return 1;                                                                       \
             }                                                                                   \
-            if (i + 1 >= seg_end) {                                                             \
-                return 0;                                                                       \
+            unsigned char flags = tr->pairs[c0][c1];                                            \
+            if (flags == 0) {                                                                   \
+                continue;                                                                       \
             }                                                                                   \
-            Py_UCS4 c1 = data[i + 1];                                                           \
-            if (c1 >= 128) {                                                                    \
+            if (flags & PAIR_WIDE) {                                                            \
                 return 1;                                                                       \
             }                                                                                   \
             for (int w = tr->head[ascii_lower(c0)][ascii_lower(c1)]; w; w = tr->next[w - 1]) { \
@@ -507,7 +525,8 @@ ascii_lower(Py_UCS4 c)
                 }                                                                               \
             }                                                                                   \
         }                                                                                       \
-        return 0;                                                                               \
+        /* the last character, when the loop saw no pair ending with it (one-character segment) */ \
+        return seg_end > seg_start && data[seg_end - 1] >= 128;                                 \
     }
 
 SEGMENT_MAY_HOLD(Py_UCS1)
@@ -553,6 +572,24 @@ triggers_for(PyObject *triggers)
         tr->next[n_words] = tr->head[a][b];
         tr->head[a][b] = (unsigned char)(n_words + 1);
         n_words++;
+        /* triggers are lower-case ASCII: flag every mix of cases of their first pair */
+        for (int ua = 0; ua < 2; ua++) {
+            for (int ub = 0; ub < 2; ub++) {
+                unsigned char ca = (ua && a >= 'a' && a <= 'z') ? a - 32 : a;
+                unsigned char cb = (ub && b >= 'a' && b <= 'z') ? b - 32 : b;
+                tr->pairs[ca][cb] |= PAIR_TRIGGER;
+            }
+        }
+    }
+    for (int c0 = 0; c0 < 256; c0++) {
+        for (int c1 = 0; c1 < 256; c1++) {
+            if (c0 >= 128 || c1 >= 128) {
+                tr->pairs[c0][c1] |= PAIR_WIDE;
+            }
+            if (secret_pairs[c0][c1]) {
+                tr->pairs[c0][c1] |= PAIR_SECRET;
+            }
+        }
     }
     PyMem_Free(trigger_table);
     Py_INCREF(triggers);
@@ -562,7 +599,9 @@ triggers_for(PyObject *triggers)
 }
 
 /* Segment starts from a list of int or from join()'s int64 array (a memoryview cast to "q"),
- * with starts[n] = length + 1 appended; *n_segs is set. PyMem_Free the result. */
+ * with starts[n] = length + 1 appended; *n_segs is set. PyMem_Free the result. They must
+ * increase strictly from 0 or more and stay within the text (at least one): anything else is
+ * a ValueError. join()'s starts end with length + 1. */
 static Py_ssize_t *
 read_starts(PyObject *starts_obj, Py_ssize_t length, Py_ssize_t *n_segs)
 {
@@ -616,6 +655,26 @@ read_starts(PyObject *starts_obj, Py_ssize_t length, Py_ssize_t *n_segs)
     return starts;
 }
 
+static Py_ssize_t *
+read_valid_starts(PyObject *starts_obj, Py_ssize_t length, Py_ssize_t *n_segs)
+{
+    Py_ssize_t *starts = read_starts(starts_obj, length, n_segs);
+    if (starts == NULL) {
+        return NULL;
+    }
+    /* join() ends its starts with length + 1, where a next value would start */
+    int valid = *n_segs >= 1 && starts[0] >= 0 && starts[*n_segs - 1] <= length + 1;
+    for (Py_ssize_t k = 0; valid && k + 1 < *n_segs; k++) {
+        valid = starts[k] < starts[k + 1];
+    }
+    if (!valid) {
+        PyErr_SetString(PyExc_ValueError, "starts must increase strictly within the text");
+        PyMem_Free(starts);
+        return NULL;
+    }
+    return starts;
+}
+
 /* Appends to `out` the index of every segment that may hold a trigger. */
 static int
 trigger_segments_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_segs,
@@ -647,15 +706,19 @@ trigger_segments_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_seg
 /* Where a secret may start: the positions _engine._secret_positions_py finds with one regex or
  * str.find per literal gate, in one pass. Gates that can overlap themselves ("_live_",
  * "$2$2$", "AKIAIza") follow re.finditer: the next match starts after the previous one ends. */
-#define SECRET_POSITIONS(TYPE)                                                                  \
-    static int secret_positions_##TYPE(const TYPE *d, Py_ssize_t n, PyObject *out)             \
+typedef struct {
+    Py_ssize_t next_a, next_live, next_hash; /* where self-overlapping gates may match again */
+} SecretScan;
+
+/* Where a secret starting near d[i] starts (PY_SSIZE_T_MIN: none), for a position whose pair
+ * d[i], d[i + 1] is in secret_pairs. Positions must be visited in increasing order. */
+#define SECRET_AT(TYPE)                                                                         \
+    static inline Py_ssize_t secret_at_##TYPE(const TYPE *d, Py_ssize_t n, Py_ssize_t i,       \
+                                              SecretScan *sc)                                   \
     {                                                                                           \
-        Py_ssize_t next_a = 0, next_live = 0, next_hash = 0;                                    \
-        for (Py_ssize_t i = 0; i + 1 < n; i++) {                                                \
-            Py_ssize_t pos = PY_SSIZE_T_MIN;                                                    \
-            if (d[i] >= 128 || d[i + 1] >= 128 || !secret_pairs[d[i]][d[i + 1]]) {              \
-                continue;                                                                       \
-            }                                                                                   \
+        Py_ssize_t pos = PY_SSIZE_T_MIN;                                                        \
+        Py_ssize_t next_a = sc->next_a, next_live = sc->next_live, next_hash = sc->next_hash;   \
+        {                                                                                       \
             switch (d[i]) {                                                                     \
             case 'A':                                                                           \
                 if (i >= next_a && i + 3 < n &&                                                 \
@@ -745,8 +808,24 @@ trigger_segments_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_seg
                 }                                                                               \
                 break;                                                                          \
             default:                                                                            \
+                break;                                                                          \
+            }                                                                                   \
+        }                                                                                       \
+        sc->next_a = next_a;                                                                    \
+        sc->next_live = next_live;                                                              \
+        sc->next_hash = next_hash;                                                              \
+        return pos;                                                                             \
+    }
+
+#define SECRET_POSITIONS(TYPE)                                                                  \
+    static int secret_positions_##TYPE(const TYPE *d, Py_ssize_t n, PyObject *out)             \
+    {                                                                                           \
+        SecretScan sc = {0, 0, 0};                                                              \
+        for (Py_ssize_t i = 0; i + 1 < n; i++) {                                                \
+            if (!latin1_pair(d[i], d[i + 1]) || !secret_pairs[d[i]][d[i + 1]]) {                 \
                 continue;                                                                       \
             }                                                                                   \
+            Py_ssize_t pos = secret_at_##TYPE(d, n, i, &sc);                                    \
             if (pos != PY_SSIZE_T_MIN && append_index(out, pos) < 0) {                          \
                 return -1;                                                                      \
             }                                                                                   \
@@ -754,9 +833,6 @@ trigger_segments_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_seg
         return 0;                                                                               \
     }
 
-/* The first two characters of every secret gate: one table look-up rejects almost every
- * position, so the detailed checks (and their mispredicted branches) run rarely. */
-static unsigned char secret_pairs[128][128];
 static const char *const secret_pair_list[] = {"AK", "AS", "AG", "AI", "AR", "gh", "gi", "xo",
                                                "_l", "sk", "$a", "$2", "$s", "$7", "$p", "ey",
                                                "ea", "--", "pb", NULL};
@@ -776,12 +852,14 @@ AT(Py_UCS2)
 AT(Py_UCS4)
 
 #define at at_Py_UCS1
-SECRET_POSITIONS(Py_UCS1)
+SECRET_AT(Py_UCS1)
 #undef at
 #define at at_Py_UCS2
+SECRET_AT(Py_UCS2)
 SECRET_POSITIONS(Py_UCS2)
 #undef at
 #define at at_Py_UCS4
+SECRET_AT(Py_UCS4)
 SECRET_POSITIONS(Py_UCS4)
 #undef at
 
@@ -793,7 +871,8 @@ secret_positions_into(PyObject *text, PyObject *out)
     const void *data = PyUnicode_DATA(text);
     switch (PyUnicode_KIND(text)) {
     case PyUnicode_1BYTE_KIND:
-        return secret_positions_Py_UCS1(data, n, out);
+        PyErr_SetString(PyExc_SystemError, "one-byte texts take ucs1_gates");
+        return -1;
     case PyUnicode_2BYTE_KIND:
         return secret_positions_Py_UCS2(data, n, out);
     default:
@@ -1659,7 +1738,10 @@ digit_gates_into(const unsigned char *s, Py_ssize_t n, Py_ssize_t runs_end, PyOb
         if (i > 0) {
             unsigned char b = s[i - 1];
             if (b == '0' || b == 'A' || b == 'a' || b == '_' || b == '.' || b == '/' || b == '-') {
-                i++;
+                /* the zeros after this one follow a "0": none of them can start a run */
+                while (i < runs_end && s[i] == '0') {
+                    i++;
+                }
                 continue;
             }
         }
@@ -1708,24 +1790,22 @@ digit_gates_into(const unsigned char *s, Py_ssize_t n, Py_ssize_t runs_end, PyOb
         }
         i++;
     }
-    /* NIE_GATE: seven zeros, then "A" or "-A", not followed by [Aa0]; leftmost start of a
-     * longer run of zeros cannot match (its eighth character is "0"), so only the last seven
-     * of each run are tried. */
-    Py_ssize_t run = 0;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        if (s[j] == '0') {
-            run++;
-            continue;
+    /* NIE_GATE: seven zeros, then "A" or "-A", not followed by [Aa0]. Led by the "A", which
+     * is rarer than "0" in the digits and hex of API bodies; a longer run of zeros matches at
+     * its last seven. Matches cannot overlap (each holds its own "A"). */
+    for (Py_ssize_t a = 0; a < n;) {
+        const unsigned char *letter = memchr(s + a, 'A', (size_t)(n - a));
+        if (letter == NULL) {
+            break;
         }
-        if (run >= 7) {
-            Py_ssize_t a = (s[j] == '-') ? j + 1 : j;
-            if (a < n && s[a] == 'A' &&
-                !(a + 1 < n && (s[a + 1] == 'A' || s[a + 1] == 'a' || s[a + 1] == '0')) &&
-                append_index(nies, j - 7 - 1) < 0) {
-                return -1;
-            }
+        a = letter - s;
+        Py_ssize_t j = (a >= 1 && s[a - 1] == '-') ? a - 1 : a; /* where the zeros end */
+        if (j >= 7 && memcmp(s + j - 7, "0000000", 7) == 0 &&
+            !(a + 1 < n && (s[a + 1] == 'A' || s[a + 1] == 'a' || s[a + 1] == '0')) &&
+            append_index(nies, j - 7 - 1) < 0) {
+            return -1;
         }
-        run = 0;
+        a++;
     }
     return 0;
 }
@@ -1803,22 +1883,90 @@ colon_gates_into(PyObject *text, PyObject *out)
 
 #define FILL_SHAPE(TYPE)                                                                        \
     static void fill_shape_##TYPE(const TYPE *d, Py_ssize_t n, const unsigned char *table,     \
-                                  unsigned char *out, int *has_at, int *has_colon)             \
+                                  unsigned char *out)                                           \
     {                                                                                           \
-        int at = 0, colon = 0;                                                                  \
         unsigned char unknown = table['?'];                                                     \
         for (Py_ssize_t i = 0; i < n; i++) {                                                    \
-            Py_UCS4 c = d[i];                                                                   \
-            out[i] = c < 256 ? table[c] : unknown;                                              \
-            at |= c == '@';                                                                     \
-            colon |= c == ':';                                                                  \
+            out[i] = d[i] < 256 ? table[d[i]] : unknown;                                        \
         }                                                                                       \
-        *has_at = at;                                                                           \
-        *has_colon = colon;                                                                     \
     }
 FILL_SHAPE(Py_UCS1)
 FILL_SHAPE(Py_UCS2)
 FILL_SHAPE(Py_UCS4)
+
+/* secret_positions_into and trigger_segments_into for a one-byte text (the common case) in one
+ * pass with one look-up in tr->pairs per position: the same positions and segments. `marks`
+ * has one zeroed byte per segment; starts come from read_valid_starts (n_segs >= 1). */
+static int
+ucs1_gates(const Py_UCS1 *d, Py_ssize_t n, const Py_ssize_t *starts, Py_ssize_t n_segs,
+           const Triggers *tr, unsigned char *marks, PyObject *secrets, PyObject *triggered)
+{
+    SecretScan sc = {0, 0, 0};
+    Py_ssize_t k = 0; /* the segment of the last position looked at: starts[k] <= i */
+    const unsigned char(*pairs)[256] = tr->pairs;
+    Py_UCS1 next = n > 0 ? d[0] : 0;
+    for (Py_ssize_t i = 0; i + 1 < n; i++) {
+        Py_UCS1 first = next;
+        next = d[i + 1];
+        unsigned char flags = pairs[first][next];
+        if (flags == 0) {
+            continue;
+        }
+        if (flags & PAIR_SECRET) {
+            Py_ssize_t pos = secret_at_Py_UCS1(d, n, i, &sc);
+            if (pos != PY_SSIZE_T_MIN && append_index(secrets, pos) < 0) {
+                return -1;
+            }
+        }
+        if (!(flags & (PAIR_TRIGGER | PAIR_WIDE))) {
+            continue;
+        }
+        while (k + 1 < n_segs && starts[k + 1] <= i) {
+            k++;
+        }
+        /* segment k is [starts[k], seg_end); the separator at seg_end belongs to none */
+        Py_ssize_t seg_end = starts[k + 1] - 1;
+        if (i < starts[k] || marks[k]) {
+            continue;
+        }
+        if (flags & PAIR_WIDE) {
+            if (d[i] >= 128 && i < seg_end) {
+                marks[k] = 1;
+            }
+            /* d[i + 1] is seen again as the first of the next pair, or by the tail check */
+            continue;
+        }
+        for (int w = tr->head[ascii_lower(d[i])][ascii_lower(d[i + 1])]; w; w = tr->next[w - 1]) {
+            const char *word = tr->words[w - 1];
+            Py_ssize_t wl = tr->lengths[w - 1], j = 2;
+            if (i + wl > seg_end) {
+                continue;
+            }
+            while (j < wl && ascii_lower(d[i + j]) == (Py_UCS4)(unsigned char)word[j]) {
+                j++;
+            }
+            if (j == wl) {
+                marks[k] = 1;
+                break;
+            }
+        }
+    }
+    /* the last character has no pair of its own */
+    if (n > 0 && d[n - 1] >= 128) {
+        while (k + 1 < n_segs && starts[k + 1] <= n - 1) {
+            k++;
+        }
+        if (starts[k] <= n - 1 && n - 1 < starts[k + 1] - 1) {
+            marks[k] = 1;
+        }
+    }
+    for (Py_ssize_t m = 0; m < n_segs; m++) {
+        if (marks[m] && append_index(triggered, m) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static PyObject *
 gates(PyObject *module, PyObject *args)
@@ -1833,14 +1981,15 @@ gates(PyObject *module, PyObject *args)
     PyObject *shape = NULL, *spans = NULL, *quads = NULL, *glued = NULL, *aa00 = NULL;
     PyObject *colons = NULL, *secrets = NULL, *triggered = NULL;
     Py_ssize_t *starts = NULL, n_segs = 0;
+    unsigned char *marks = NULL;
     if (table.len != 256) {
         PyErr_SetString(PyExc_ValueError, "shape_table must be 256 bytes");
         goto done;
     }
     const Triggers *tr = triggers_for(triggers);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    starts = read_starts(starts_obj, n, &n_segs);
-    if (tr == NULL || starts == NULL) {
+    starts = tr == NULL ? NULL : read_valid_starts(starts_obj, n, &n_segs);
+    if (starts == NULL) {
         goto done;
     }
     shape = PyBytes_FromStringAndSize(NULL, n);
@@ -1858,17 +2007,18 @@ gates(PyObject *module, PyObject *args)
     unsigned char *s = (unsigned char *)PyBytes_AS_STRING(shape);
     const unsigned char *map = table.buf;
     const void *data = PyUnicode_DATA(text);
-    int has_at, has_colon;
     switch (PyUnicode_KIND(text)) {
     case PyUnicode_1BYTE_KIND:
-        fill_shape_Py_UCS1(data, n, map, s, &has_at, &has_colon);
+        fill_shape_Py_UCS1(data, n, map, s);
         break;
     case PyUnicode_2BYTE_KIND:
-        fill_shape_Py_UCS2(data, n, map, s, &has_at, &has_colon);
+        fill_shape_Py_UCS2(data, n, map, s);
         break;
     default:
-        fill_shape_Py_UCS4(data, n, map, s, &has_at, &has_colon);
+        fill_shape_Py_UCS4(data, n, map, s);
     }
+    int has_at = PyUnicode_FindChar(text, '@', 0, n, 1) >= 0;
+    int has_colon = PyUnicode_FindChar(text, ':', 0, n, 1) >= 0;
     for (Py_ssize_t i = 0; i + 3 < n;) {
         const unsigned char *a = memchr(s + i, 'A', (size_t)(n - 3 - i));
         if (a == NULL) {
@@ -1886,9 +2036,21 @@ gates(PyObject *module, PyObject *args)
         }
     }
     if (digit_gates_into(s, n, runs_end, spans, quads, glued) < 0 ||
-        (has_colon && colon_gates_into(text, colons) < 0) ||
-        secret_positions_into(text, secrets) < 0 ||
-        trigger_segments_into(text, starts, n_segs, tr, triggered) < 0) {
+        (has_colon && colon_gates_into(text, colons) < 0)) {
+        goto done;
+    }
+    if (PyUnicode_KIND(text) == PyUnicode_1BYTE_KIND) {
+        marks = PyMem_Calloc((size_t)n_segs + 1, 1);
+        if (marks == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (ucs1_gates(data, n, starts, n_segs, tr, marks, secrets, triggered) < 0) {
+            goto done;
+        }
+    }
+    else if (secret_positions_into(text, secrets) < 0 ||
+             trigger_segments_into(text, starts, n_segs, tr, triggered) < 0) {
         goto done;
     }
     if (!has_at && PyList_GET_SIZE(spans) == 0 && PyList_GET_SIZE(quads) == 0 &&
@@ -1903,6 +2065,7 @@ gates(PyObject *module, PyObject *args)
 done:
     PyBuffer_Release(&table);
     PyMem_Free(starts);
+    PyMem_Free(marks);
     Py_XDECREF(shape);
     Py_XDECREF(spans);
     Py_XDECREF(quads);
