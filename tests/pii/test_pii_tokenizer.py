@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tests.pii._strategies import KEYS, LEAVES, speedups
 from tokenveil import pii
 from tokenveil.pii import _structure
+from tokenveil.pii._evidence import NO_HINT, Hint, key_hint
 
 pytestmark = pytest.mark.skipif(speedups is None, reason="built without the C speedups")
 json_documents = st.recursive(
@@ -216,7 +217,7 @@ def _colliding_keys(count: int, bits: int, prefix: str) -> list[str]:
 
 
 def _within_budget() -> tuple[int, int]:
-    probes, lookups = speedups._key_table_stats()
+    probes, lookups, _kept = speedups._key_table_stats()
     assert probes <= speedups.KEY_PROBES_BASE + speedups.KEY_PROBES_PER_LOOKUP * lookups + 1
     return probes, lookups
 
@@ -254,3 +255,67 @@ def test_ordinary_keys_stay_far_below_the_probe_budget() -> None:
     assert _check(api_body(200_000, seed=3)) is not None
     probes, lookups = _within_budget()
     assert probes < lookups
+
+
+def test_the_key_table_is_kept_between_calls_within_its_bounds() -> None:
+    """Keys read once are found again by the next body (no key str or hint per call), and a
+    body that leaves too many keys behind empties the table."""
+    page = api_body(2_000, seed=5)
+    assert _check(page) is not None
+    _probes, lookups, kept = speedups._key_table_stats()
+    assert 0 < kept < lookups
+    assert _check(page) is not None
+    assert speedups._key_table_stats()[2] == kept  # nothing new to keep
+    wide = json.dumps({f"field_{i}": "ana@example.org" for i in range(5_000)}).encode()
+    assert _check(wide) is not None
+    assert speedups._key_table_stats()[2] == 0  # over KEPT_KEYS: emptied
+    assert _check(page) is not None
+    assert speedups._key_table_stats()[2] == kept
+
+
+def test_kept_keys_change_nothing_read_after_them() -> None:
+    """Records whose keys come in another order, go missing, repeat in a sibling, or only share
+    a prefix, read after bodies that taught the table other orders, give what json.loads gives;
+    a duplicate key is still refused on the second reading."""
+    bodies = [
+        [{"id": 1, "name": "Ana Lima", "email": "ana@example.org"}] * 3,
+        [{"email": "ana@example.org", "id": 1, "name": "Ana Lima"}, {"id": 2}],
+        [{"name": "Ana Lima"}, {"nam": "Ana Lima", "name": "Ana Lima", "namex": "x"}],
+        {"a": {"id": 1, "name": "Ana Lima"}, "b": [{"id": 1, "id2": {"name": "Ana"}}]},
+    ]
+    for _ in range(2):
+        for body in bodies:
+            assert _check(json.dumps(body).encode()) is not None
+        duplicate = b'[{"id": 1, "name": "a"}, {"id": 1, "name": "b", "id": 2}]'
+        assert _structure.collect_json(duplicate) is None
+
+
+def test_a_nested_call_reads_with_a_table_of_its_own() -> None:
+    """Key evidence that itself reads a body (as only a finalizer could, mid-call) gets a
+    private table: both readings stay exact and the outer table is kept."""
+    inner = json.dumps({"email": "ana@example.org", "phone": "+44 20 7946 0958"}).encode()
+    inner_results = []
+
+    def key_hint_reading_a_body(key: str, parent: Hint) -> Hint:
+        collected = _structure.collect_json(inner)
+        assert collected is not None
+        inner_results.append(_fields(collected))
+        return key_hint(key, parent)
+
+    outer = json.dumps([{"contact": "ana@example.org", "note": "call me"}] * 2).encode()
+    got = speedups.leaves(
+        outer,
+        NO_HINT,
+        key_hint_reading_a_body,
+        NO_HINT,
+        ({}, {}),
+        64,
+        _structure._MIN_SCANNED_STR,
+        _structure._MIN_SCANNED_INT,
+        _structure._MAX_DEPTH,
+    )
+    assert got is not None
+    assert got[0] == ["ana@example.org", "call me", "ana@example.org", "call me"]
+    expected = _fields(_structure.collect_py(json.loads(inner)))
+    assert inner_results
+    assert all(result == expected for result in inner_results)

@@ -894,10 +894,11 @@ secret_positions_into(PyObject *text, PyObject *out)
  */
 
 #define LX_OK 0
+#define GUESS_DEPTH 64 /* objects nested deeper look their first key up by hash */
 #define LX_ODD 1 /* not read here: the Python path decides */
 #define LX_ERR (-1)
 
-typedef struct {
+typedef struct KeyEntryS {
     Py_hash_t hash;
     char *bytes; /* UTF-8 of the decoded key (owned) */
     Py_ssize_t len;
@@ -905,6 +906,11 @@ typedef struct {
     PyObject *hint[2];  /* key evidence under a plain parent / a person container */
     int flags[2];
     Py_ssize_t mark;    /* serial of the innermost open object the key was last seen in */
+    /* The key that followed this one in the last object read, valid while the table has not
+     * moved since (guess_gen == table_gen): records repeat their keys in order, so a key is
+     * usually found by one comparison instead of a hash and a probe. */
+    struct KeyEntryS *next_guess;
+    Py_ssize_t guess_gen;
 } KeyEntry;
 
 typedef struct {
@@ -924,7 +930,26 @@ typedef struct {
     Py_ssize_t scratch_cap;
     int max_depth;
     Py_ssize_t probes, lookups; /* key table work, against the budget below */
+    Py_ssize_t key_bytes;       /* UTF-8 bytes of every key in the table */
+    int kept;                   /* the table is the one kept between calls (see leaves) */
+    KeyEntry *first_guess[GUESS_DEPTH]; /* first key of the last object read at each depth */
+    Py_ssize_t first_gen;               /* table_gen when first_guess was last valid */
 } Lexer;
+
+/* The key table outlives a call, so a service's bodies, which repeat the same keys, find them
+ * already there with their evidence: no key str, hint look-up or allocation per key and call.
+ * It holds keys and their hints only (what key_hint's own memo holds), is used by one call at
+ * a time (a nested call, which only a finalizer could make, gets a table of its own), and is
+ * emptied after a call that leaves it above KEPT_KEYS keys or KEPT_KEY_BYTES bytes of keys, or
+ * that went over the probe budget, or whose key evidence came from other functions. */
+#define KEPT_KEYS 4096
+#define KEPT_KEY_BYTES (1 << 20)
+static KeyEntry *kept_table;
+static Py_ssize_t kept_cap, kept_count, kept_key_bytes;
+static PyObject *kept_for[3]; /* key_hint, no_hint and caches the kept hints came from */
+static int kept_busy;
+/* Bumped whenever a table's entries move: every next_guess made before is then stale. */
+static Py_ssize_t table_gen = 1;
 
 /* The key table's work is bounded whatever the keys. Keys are hashed with CPython's keyed bytes
  * hash (SipHash with the per-process secret: hash(b"key") in Python), so keys that collide in
@@ -1243,6 +1268,7 @@ key_entry(Lexer *lx, const unsigned char *s, Py_ssize_t len, int ascii, KeyEntry
         PyMem_Free(lx->table);
         lx->table = grown;
         lx->cap = cap;
+        table_gen++;
     }
     Py_ssize_t j = (Py_ssize_t)(h & (Py_uhash_t)(lx->cap - 1));
     while (lx->table[j].key != NULL) {
@@ -1274,6 +1300,7 @@ key_entry(Lexer *lx, const unsigned char *s, Py_ssize_t len, int ascii, KeyEntry
     e->hash = (Py_hash_t)h;
     e->key = key;
     lx->count++;
+    lx->key_bytes += len;
     *out = e;
     return LX_OK;
 }
@@ -1315,6 +1342,9 @@ lex_object(Lexer *lx, PyObject *loc, PyObject *hint, int flags, int depth)
 {
     Py_ssize_t serial = ++lx->serial, base = lx->seen_len;
     int rc = LX_OK, person = (flags & F_PERSON) ? 1 : 0;
+    KeyEntry *prev = NULL; /* the previous key's entry, while prev_gen == table_gen */
+    Py_ssize_t prev_gen = 0;
+    int first_key = 1;
     lx->p++; /* '{' */
     skip_ws(lx);
     if (lx->p < lx->end && *lx->p == '}') {
@@ -1334,11 +1364,40 @@ lex_object(Lexer *lx, PyObject *loc, PyObject *hint, int flags, int depth)
         if (rc != LX_OK) {
             break;
         }
-        KeyEntry *e;
-        rc = key_entry(lx, s, len, ascii, &e);
-        if (rc != LX_OK) {
-            break;
+        KeyEntry *e = NULL, *guess = NULL;
+        if (prev != NULL && prev_gen != table_gen) {
+            prev = NULL; /* the table moved while the previous value was read */
         }
+        if (prev != NULL) {
+            guess = prev->guess_gen == table_gen ? prev->next_guess : NULL;
+        }
+        else if (depth < GUESS_DEPTH && lx->first_gen == table_gen && first_key) {
+            guess = lx->first_guess[depth];
+        }
+        if (guess != NULL && guess->len == len && memcmp(guess->bytes, s, (size_t)len) == 0) {
+            e = guess;
+            lx->lookups++;
+        }
+        else {
+            rc = key_entry(lx, s, len, ascii, &e);
+            if (rc != LX_OK) {
+                break;
+            }
+        }
+        if (prev != NULL && prev_gen == table_gen) { /* key_entry may have moved the table */
+            prev->next_guess = e;
+            prev->guess_gen = table_gen;
+        }
+        else if (depth < GUESS_DEPTH && first_key) {
+            if (lx->first_gen != table_gen) {
+                memset(lx->first_guess, 0, sizeof(lx->first_guess));
+                lx->first_gen = table_gen;
+            }
+            lx->first_guess[depth] = e;
+        }
+        prev = e;
+        prev_gen = table_gen;
+        first_key = 0;
         if (e->mark == serial) {
             rc = LX_ODD; /* a duplicate key: json.loads keeps the last value, first position */
             break;
@@ -1590,6 +1649,30 @@ lex_value(Lexer *lx, PyObject *loc, PyObject *key, Py_ssize_t index, PyObject *h
     return LX_ODD;
 }
 
+static void
+free_key_table(KeyEntry *table, Py_ssize_t cap)
+{
+    for (Py_ssize_t i = 0; i < cap; i++) {
+        KeyEntry *e = &table[i];
+        if (e->key != NULL) {
+            Py_DECREF(e->key);
+            Py_XDECREF(e->hint[0]);
+            Py_XDECREF(e->hint[1]);
+            PyMem_Free(e->bytes);
+        }
+    }
+    PyMem_Free(table);
+}
+
+static void
+clear_kept_table(void)
+{
+    free_key_table(kept_table, kept_cap);
+    kept_table = NULL;
+    kept_cap = kept_count = kept_key_bytes = 0;
+    table_gen++;
+}
+
 static PyObject *
 leaves(PyObject *module, PyObject *args)
 {
@@ -1611,6 +1694,23 @@ leaves(PyObject *module, PyObject *args)
     }
     st->caches[0] = PyTuple_GET_ITEM(caches, 0);
     st->caches[1] = PyTuple_GET_ITEM(caches, 1);
+    if (!kept_busy) {
+        if (kept_for[0] != st->key_hint || kept_for[1] != st->no_hint || kept_for[2] != caches) {
+            clear_kept_table();
+            PyObject *sources[3] = {st->key_hint, st->no_hint, caches};
+            for (int i = 0; i < 3; i++) {
+                Py_INCREF(sources[i]);
+                Py_XSETREF(kept_for[i], sources[i]);
+            }
+        }
+        kept_busy = lx.kept = 1;
+        lx.table = kept_table;
+        lx.cap = kept_cap;
+        lx.count = kept_count;
+        lx.key_bytes = kept_key_bytes;
+        kept_table = NULL;
+        kept_cap = kept_count = kept_key_bytes = 0;
+    }
     int root_flags = hint_flags(root_hint);
     st->no_hint_flags = hint_flags(st->no_hint);
     int rc = LX_ERR;
@@ -1653,18 +1753,21 @@ leaves(PyObject *module, PyObject *args)
         result = Py_None;
         Py_INCREF(result);
     }
-    for (Py_ssize_t i = 0; i < lx.cap; i++) {
-        KeyEntry *e = &lx.table[i];
-        if (e->key != NULL) {
-            Py_DECREF(e->key);
-            Py_XDECREF(e->hint[0]);
-            Py_XDECREF(e->hint[1]);
-            PyMem_Free(e->bytes);
-        }
-    }
     last_probes = lx.probes;
     last_lookups = lx.lookups;
-    PyMem_Free(lx.table);
+    if (lx.kept && !over_budget(&lx) && lx.count <= KEPT_KEYS && lx.key_bytes <= KEPT_KEY_BYTES) {
+        kept_table = lx.table; /* every mark is back to what it was: the objects restored them */
+        kept_cap = lx.cap;
+        kept_count = lx.count;
+        kept_key_bytes = lx.key_bytes;
+    }
+    else {
+        free_key_table(lx.table, lx.cap);
+        table_gen++;
+    }
+    if (lx.kept) {
+        kept_busy = 0;
+    }
     PyMem_Free(lx.seen);
     PyMem_Free(lx.scratch);
     Py_XDECREF(st->values);
@@ -2392,7 +2495,7 @@ key_table_hash(PyObject *module, PyObject *arg)
 static PyObject *
 key_table_stats(PyObject *module, PyObject *unused)
 {
-    return Py_BuildValue("(nn)", last_probes, last_lookups);
+    return Py_BuildValue("(nnn)", last_probes, last_lookups, kept_count);
 }
 
 static PyMethodDef methods[] = {
@@ -2403,7 +2506,7 @@ static PyMethodDef methods[] = {
     {"gates", gates, METH_VARARGS, "Every detector's gate hits, or None (see the function)."},
     {"bind", bind, METH_VARARGS, "Raw findings as Finding objects with paths (see module doc)."},
     {"_key_table_hash", key_table_hash, METH_O, "The key table's hash of some bytes (tests)."},
-    {"_key_table_stats", key_table_stats, METH_NOARGS, "(probes, lookups) of the last leaves()."},
+    {"_key_table_stats", key_table_stats, METH_NOARGS, "(probes, lookups) of the last leaves(), keys kept."},
     {NULL, NULL, 0, NULL},
 };
 
