@@ -37,7 +37,7 @@ documents = st.recursive(
 root_hints = st.sampled_from([NO_HINT, _CLAIMS_ROOT, Hint(frozenset({"EMAIL"}), False, False)])
 
 
-_GATE_FIELDS = ("shape", "has_at", "spans", "quads", "glued", "aa00", "colons", "secrets")
+_GATE_FIELDS = ("shape", "emails", "spans", "quads", "glued", "aa00", "colons", "secrets")
 
 
 def _c_gates(text: str, starts: Any = None, runs_end: int | None = None) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def _c_gates(text: str, starts: Any = None, runs_end: int | None = None) -> dict
     )
     if hits is None:
         shape = text.encode("latin-1", "replace").translate(_patterns.SHAPE)
-        hits = (shape, False, [], [], [], [], [], [], [])
+        hits = (shape, [], [], [], [], [], [], [], [])
     return dict(zip((*_GATE_FIELDS, "triggered"), hits, strict=True))
 
 
@@ -367,7 +367,38 @@ def test_c_gates_match_the_python_gates(text: str, runs_end: int, cuts: list[int
         # The filters differ only in the phrase segments they pass on (C: trigger words,
         # Python: prose and label gates), so one side may still have segments to offer.
         only = expected if got is None else got
-        assert only is None or only[:8] == (only[0], False, [], [], [], [], [], [])
+        assert only is None or only[:8] == (only[0], [], [], [], [], [], [], [])
         return
     assert got[:7] == expected[:7]
     assert sorted(set(got[7])) == sorted(set(expected[7]))
+
+
+_EMAIL_PIECES = st.sampled_from(
+    [
+        *("@", ".", "-", "_", "'", "%", "+", " ", "\x00", "é", "ü", "\u0100", "\U0001f600", "1"),
+        *("ana", "Ana.Lima", "x" * 63, "y" * 64, "com", "co", "c", "org1", "ab" * 12, "ab" * 13),
+        *("example", "mail-server", "-bad", "bad-", "ex.ample", "@example.org", "ana@", "٣"),
+        *(".com", "a" * 70, "\u212a", "ß"),
+    ]
+)
+
+
+@needs_c
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_EMAIL_PIECES, max_size=16).map("".join), st.lists(st.integers(0, 200), max_size=4))
+def test_c_email_spans_match_the_regex_and_the_local_part_walk(text: str, cuts: list[int]) -> None:
+    """Domains as AT matches them (labels given back until the top-level domain fits, Unicode
+    word characters after it), local parts as _email_start reads them, in the right segment."""
+    starts = sorted({0, *(cut for cut in cuts if cut <= len(text))})
+    segs = _engine._Segments(text, starts, None, len(text))
+    assert _c_gates(text, starts)["emails"] == _engine._email_spans_py(text, segs)
+
+
+@needs_c
+def test_c_email_spans_of_deep_domains() -> None:
+    """More labels than the C walk keeps positions for still give back like sre does."""
+    for labels in (63, 64, 65, 70):
+        for tld in ("com", "c0m", "x"):
+            text = "ana@" + "a." * labels + tld + " and bob@" + "b-1." * labels + "org"
+            segs = _engine._Segments(text, [0], None, len(text))
+            assert _c_gates(text)["emails"] == _engine._email_spans_py(text, segs)

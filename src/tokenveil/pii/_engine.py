@@ -239,13 +239,17 @@ class _Segments:
 _Found = list[tuple[int, str, int, int, float]]
 
 
-def _emails(text: str, segs: _Segments, found: _Found) -> None:
+def _email_spans_py(text: str, segs: _Segments) -> list[tuple[int, int, int]]:
+    """(segment, start, end) of every e-mail address: the domain by ``AT``, the local part read
+    backwards from "@" (:func:`_email_start`)."""
+    spans: list[tuple[int, int, int]] = []
     for m in p.AT.finditer(text):
         at = m.start()
         idx, seg_start, _end, _hint = segs.at(at)
         start = _email_start(text, at, seg_start)
         if start < at:
-            found.append((idx, Kind.EMAIL, start, m.end(), 0.9))
+            spans.append((idx, start, m.end()))
+    return spans
 
 
 def _digit_runs(
@@ -494,9 +498,9 @@ def _scan_into(
     gates = _gates(text, segs)
     if gates is None:
         return found
-    shape, has_at, spans, quads, glued, aa00, colons, secrets, triggered = gates
-    if has_at:
-        _emails(text, segs, found)
+    shape, emails, spans, quads, glued, aa00, colons, secrets, triggered = gates
+    for idx, start, end in emails:
+        found.append((idx, Kind.EMAIL, start, end, 0.9))
     if spans or quads:
         _digit_runs(text, shape, spans, quads, segs, found)
     if aa00 or glued:
@@ -510,11 +514,11 @@ def _scan_into(
     return found
 
 
-#: What :func:`_gates` returns: (shape, has_at, digit-run spans, dotted-quad gates, DNI/NIE
+#: What :func:`_gates` returns: (shape, e-mail spans, digit-run spans, dotted-quad gates, DNI/NIE
 #: gates, AA00 gates, colon-gate spans, secret positions, segments for the phrase search).
 _GateHits = tuple[
     bytes,
-    bool,
+    list[tuple[int, int, int]],
     list[tuple[int, int]],
     list[int],
     list[int],
@@ -536,15 +540,15 @@ def _gates(text: str, segs: _Segments) -> _GateHits | None:
 def _gates_py(text: str, segs: _Segments) -> _GateHits | None:
     """:func:`_gates` with :mod:`re` and ``str.find``: the reference of the C pass."""
     shape = text.encode("latin-1", "replace").translate(p.SHAPE)
-    has_at = "@" in text
+    emails = _email_spans_py(text, segs) if "@" in text else []
     spans, quads, glued = _digit_gates_py(shape, segs.runs_end)
     aa00 = [m.start() for m in p.AA00.finditer(shape)]
     colons = [m.span() for m in p.COLON_GATE.finditer(text)]
     secrets = _secret_positions_py(text)
     triggered = _gated_segments(shape, segs)
-    if not (has_at or spans or quads or glued or aa00 or colons or secrets or triggered):
+    if not (emails or spans or quads or glued or aa00 or colons or secrets or triggered):
         return None
-    return shape, has_at, spans, quads, glued, aa00, colons, secrets, triggered
+    return shape, emails, spans, quads, glued, aa00, colons, secrets, triggered
 
 
 def scan(

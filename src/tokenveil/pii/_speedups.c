@@ -1917,12 +1917,12 @@ digit_gates_into(const unsigned char *s, Py_ssize_t n, Py_ssize_t runs_end, PyOb
  *
  * gates(text, starts, runs_end, triggers, shape_table) returns None when no gate opens anywhere
  * in `text` (the common case: most values of most bodies hold nothing), else
- *     (shape, has_at, spans, quads, glued, aa00, colons, secrets, triggered)
+ *     (shape, emails, spans, quads, glued, aa00, colons, secrets, triggered)
  * exactly as _engine._gates_py computes them with re, except `triggered`, the superset of
  * trigger segments described at segment_may_hold above (the Python path lists the segments
  * that pass the prose and label gates instead; both are filters before the same phrase search):
  *   shape      text.encode("latin-1", "replace").translate(shape_table)
- *   has_at     "@" in text
+ *   emails     (segment, start, end) of every e-mail address: _engine._email_spans_py
  *   spans, quads, glued   digit_gates_into over the shape
  *   aa00       starts of AA00 in the shape (the pattern cannot overlap itself)
  *   colons     spans of COLON_GATE (::|:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{1,4}:) in text, as
@@ -1980,6 +1980,160 @@ colon_gates_into(PyObject *text, PyObject *out)
             return -1;
         }
         i = end;
+    }
+    return 0;
+}
+
+/* ---- e-mail addresses: _engine.AT and _engine._email_start, without re ----
+ *
+ * AT is @(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-]).
+ * A label is followed by "." and holds no ".", so it is the whole run of [A-Za-z0-9-] up to the
+ * next character, which must be "."; the labels run as far as they can, and the group then gives
+ * them back one by one until the top-level domain fits. The domain is a run of letters followed
+ * by something that is neither \w nor "-": fewer letters would be followed by a letter, so only
+ * the whole run can fit, and only when it is 2-24 long. \w is what sre's Unicode word class is:
+ * Py_UNICODE_ISALNUM or "_". No match holds an "@", so every "@" is tried on its own, as
+ * re.finditer would. */
+
+static inline int
+ascii_alnum(Py_UCS4 c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline int
+ascii_alpha(Py_UCS4 c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static inline int
+word_char(Py_UCS4 c)
+{
+    return c == '_' || Py_UNICODE_ISALNUM(c);
+}
+
+/* End of the AT match at text[at] == "@", or -1. */
+static Py_ssize_t
+email_domain_end(int kind, const void *d, Py_ssize_t n, Py_ssize_t at)
+{
+    Py_ssize_t q = at + 1, dots = 0;
+    /* The labels: remember where each one's dot is, from the last one back. */
+    Py_ssize_t dot_at[64];
+    for (;;) {
+        Py_ssize_t r = q;
+        while (r < n && (ascii_alnum(PyUnicode_READ(kind, d, r)) ||
+                         PyUnicode_READ(kind, d, r) == '-')) {
+            r++;
+        }
+        if (r == q || r - q > 63 || r >= n || PyUnicode_READ(kind, d, r) != '.' ||
+            PyUnicode_READ(kind, d, q) == '-' || PyUnicode_READ(kind, d, r - 1) == '-') {
+            break;
+        }
+        if (dots < 64) {
+            dot_at[dots] = r;
+        }
+        dots++;
+        q = r + 1;
+    }
+    /* The deepest labels first, as sre gives them back; past the 64th the dot is found again by
+     * counting (labels hold no "."). */
+    for (Py_ssize_t k = dots; k >= 1; k--) {
+        Py_ssize_t dot;
+        if (k <= 64) {
+            dot = dot_at[k - 1];
+        }
+        else {
+            Py_ssize_t count = 0, r = at + 1;
+            dot = -1;
+            while (r < n) {
+                if (PyUnicode_READ(kind, d, r) == '.' && ++count == k) {
+                    dot = r;
+                    break;
+                }
+                r++;
+            }
+        }
+        Py_ssize_t t = dot + 1, u = t;
+        while (u < n && u - t <= 24 && ascii_alpha(PyUnicode_READ(kind, d, u))) {
+            u++;
+        }
+        if (u - t >= 2 && u - t <= 24 &&
+            !(u < n && (PyUnicode_READ(kind, d, u) == '-' || word_char(PyUnicode_READ(kind, d, u))))) {
+            return u;
+        }
+    }
+    return -1;
+}
+
+/* Start of the local part before text[at] (_engine._email_start): word characters and the
+ * LOCAL_SYMBOLS, at most 64 back and not before `floor`, without leading ".", "-" or "'". */
+static Py_ssize_t
+email_start(int kind, const void *d, Py_ssize_t at, Py_ssize_t floor)
+{
+    Py_ssize_t limit = at - 64 > floor ? at - 64 : floor, i = at;
+    while (i > limit) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i - 1);
+        if (!(word_char(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-' ||
+              c == '\'')) {
+            break;
+        }
+        i--;
+    }
+    while (i < at) {
+        Py_UCS4 c = PyUnicode_READ(kind, d, i);
+        if (c != '.' && c != '-' && c != '\'') {
+            break;
+        }
+        i++;
+    }
+    return i;
+}
+
+/* The segment holding position `pos`: the last k with starts[k] <= pos (starts[0] <= pos). */
+static Py_ssize_t
+segment_of(const Py_ssize_t *starts, Py_ssize_t n_segs, Py_ssize_t pos)
+{
+    Py_ssize_t lo = 0, hi = n_segs; /* starts[lo] <= pos < starts[hi] */
+    while (hi - lo > 1) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (starts[mid] <= pos) {
+            lo = mid;
+        }
+        else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+static int
+emails_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_segs, PyObject *out)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
+    int kind = PyUnicode_KIND(text);
+    const void *d = PyUnicode_DATA(text);
+    for (Py_ssize_t at = 0; at < n; at++) {
+        at = PyUnicode_FindChar(text, '@', at, n, 1);
+        if (at < 0) {
+            break;
+        }
+        Py_ssize_t end = email_domain_end(kind, d, n, at);
+        if (end < 0) {
+            continue;
+        }
+        /* Before the first segment (starts[0] > 0, never from join()) no local part is read. */
+        Py_ssize_t seg = starts[0] <= at ? segment_of(starts, n_segs, at) : 0;
+        Py_ssize_t start = email_start(kind, d, at, starts[seg] < at ? starts[seg] : at);
+        if (start < at) {
+            PyObject *item = Py_BuildValue("(nnn)", seg, start, end);
+            if (item == NULL || PyList_Append(out, item) < 0) {
+                Py_XDECREF(item);
+                return -1;
+            }
+            Py_DECREF(item);
+        }
+        at = end - 1;
     }
     return 0;
 }
@@ -2081,7 +2235,7 @@ gates(PyObject *module, PyObject *args)
                           &triggers, &table)) {
         return NULL;
     }
-    PyObject *shape = NULL, *spans = NULL, *quads = NULL, *glued = NULL, *aa00 = NULL;
+    PyObject *shape = NULL, *emails = NULL, *spans = NULL, *quads = NULL, *glued = NULL, *aa00 = NULL;
     PyObject *colons = NULL, *secrets = NULL, *triggered = NULL;
     Py_ssize_t *starts = NULL, n_segs = 0;
     unsigned char *marks = NULL;
@@ -2096,6 +2250,7 @@ gates(PyObject *module, PyObject *args)
         goto done;
     }
     shape = PyBytes_FromStringAndSize(NULL, n);
+    emails = PyList_New(0);
     spans = PyList_New(0);
     quads = PyList_New(0);
     glued = PyList_New(0);
@@ -2103,7 +2258,7 @@ gates(PyObject *module, PyObject *args)
     colons = PyList_New(0);
     secrets = PyList_New(0);
     triggered = PyList_New(0);
-    if (shape == NULL || spans == NULL || quads == NULL || glued == NULL || aa00 == NULL ||
+    if (shape == NULL || emails == NULL || spans == NULL || quads == NULL || glued == NULL || aa00 == NULL ||
         colons == NULL || secrets == NULL || triggered == NULL) {
         goto done;
     }
@@ -2120,7 +2275,6 @@ gates(PyObject *module, PyObject *args)
     default:
         fill_shape_Py_UCS4(data, n, map, s);
     }
-    int has_at = PyUnicode_FindChar(text, '@', 0, n, 1) >= 0;
     int has_colon = PyUnicode_FindChar(text, ':', 0, n, 1) >= 0;
     for (Py_ssize_t i = 0; i + 3 < n;) {
         const unsigned char *a = memchr(s + i, 'A', (size_t)(n - 3 - i));
@@ -2138,7 +2292,8 @@ gates(PyObject *module, PyObject *args)
             i++;
         }
     }
-    if (digit_gates_into(s, n, runs_end, spans, quads, glued) < 0 ||
+    if (emails_into(text, starts, n_segs, emails) < 0 ||
+        digit_gates_into(s, n, runs_end, spans, quads, glued) < 0 ||
         (has_colon && colon_gates_into(text, colons) < 0)) {
         goto done;
     }
@@ -2156,20 +2311,21 @@ gates(PyObject *module, PyObject *args)
              trigger_segments_into(text, starts, n_segs, tr, triggered) < 0) {
         goto done;
     }
-    if (!has_at && PyList_GET_SIZE(spans) == 0 && PyList_GET_SIZE(quads) == 0 &&
+    if (PyList_GET_SIZE(emails) == 0 && PyList_GET_SIZE(spans) == 0 && PyList_GET_SIZE(quads) == 0 &&
         PyList_GET_SIZE(glued) == 0 && PyList_GET_SIZE(aa00) == 0 &&
         PyList_GET_SIZE(colons) == 0 && PyList_GET_SIZE(secrets) == 0 &&
         PyList_GET_SIZE(triggered) == 0) {
         result = Py_NewRef(Py_None);
         goto done;
     }
-    result = Py_BuildValue("(OOOOOOOOO)", shape, has_at ? Py_True : Py_False, spans, quads,
+    result = Py_BuildValue("(OOOOOOOOO)", shape, emails, spans, quads,
                            glued, aa00, colons, secrets, triggered);
 done:
     PyBuffer_Release(&table);
     PyMem_Free(starts);
     PyMem_Free(marks);
     Py_XDECREF(shape);
+    Py_XDECREF(emails);
     Py_XDECREF(spans);
     Py_XDECREF(quads);
     Py_XDECREF(glued);

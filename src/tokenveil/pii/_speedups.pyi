@@ -44,7 +44,7 @@ def gates(
 ) -> (
     tuple[
         bytes,
-        bool,
+        list[tuple[int, int, int]],
         list[tuple[int, int]],
         list[int],
         list[int],
