@@ -36,6 +36,24 @@ except ImportError:  # installed without a C compiler: the regex gates below do 
 
 __all__ = ["SEP", "Raw", "resolve", "scan", "whole_value"]
 
+# A member look-up such as Kind.PHONE costs ~150 ns on Python 3.11 (EnumType's __getattr__ puts
+# every class attribute access on the slow path); the per-candidate code reads these instead.
+_ADDRESS = Kind.ADDRESS
+_API_KEY = Kind.API_KEY
+_BEARER_TOKEN = Kind.BEARER_TOKEN
+_CREDIT_CARD = Kind.CREDIT_CARD
+_DATE_OF_BIRTH = Kind.DATE_OF_BIRTH
+_EMAIL = Kind.EMAIL
+_IBAN = Kind.IBAN
+_IP_ADDRESS = Kind.IP_ADDRESS
+_JWT = Kind.JWT
+_NATIONAL_ID = Kind.NATIONAL_ID
+_PASSWORD = Kind.PASSWORD
+_PERSON = Kind.PERSON
+_PHONE = Kind.PHONE
+_PRIVATE_KEY = Kind.PRIVATE_KEY
+_US_SSN = Kind.US_SSN
+
 #: Joins values in a structure scan. No pattern accepts it, so no match crosses two values.
 SEP = "\x00"
 _CONTEXT_WIDTH = 48
@@ -125,48 +143,42 @@ def _classify_digits(
     if digit_led and cand.count(".") == 3 and p.IPV4.fullmatch(cand):
         conf = v.ip_confidence(cand)
         if conf and not ctx.negative():
-            out.append((Kind.IP_ADDRESS, s, e, _adjust(Kind.IP_ADDRESS, conf, ctx)))
+            out.append((_IP_ADDRESS, s, e, _adjust(_IP_ADDRESS, conf, ctx)))
         return
     if digit_led and p.DATE_SHAPE.fullmatch(cand):
-        if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(cand):
-            out.append((Kind.DATE_OF_BIRTH, s, e, 0.85))
+        if ctx.supports(_DATE_OF_BIRTH) and v.parse_date(cand):
+            out.append((_DATE_OF_BIRTH, s, e, 0.85))
         return
     digits = cand.translate(p.KEEP_ALNUM).lstrip("+")
     n = len(digits)
     if n < 7 or not digits.isdigit():
         return
-    ssn_shaped = (digit_led and p.SSN_SHAPE.fullmatch(cand)) or (
-        n == 9 and ctx.supports(Kind.US_SSN)
-    )
+    ssn_shaped = (digit_led and p.SSN_SHAPE.fullmatch(cand)) or (n == 9 and ctx.supports(_US_SSN))
     if ssn_shaped and v.is_us_ssn(digits):
         base = 0.8 if not cand.isdigit() else 0.6
-        out.append((Kind.US_SSN, s, e, _adjust(Kind.US_SSN, base, ctx)))
+        out.append((_US_SSN, s, e, _adjust(_US_SSN, base, ctx)))
         return
     if 12 <= n <= 19 and v.is_card(digits):
         base = 0.85 if cand.isdigit() or " " in cand or "-" in cand else 0.75
-        out.append((Kind.CREDIT_CARD, s, e, _adjust(Kind.CREDIT_CARD, base, ctx)))
+        out.append((_CREDIT_CARD, s, e, _adjust(_CREDIT_CARD, base, ctx)))
         return
     if digit_led and (p.YEAR_RANGE.fullmatch(cand) or p.IPV4_PREFIX.match(cand)):
         return
     international = cand.startswith(("+", "00", "(+"))
-    if 7 <= n <= 15 and (international or ctx.supports(Kind.PHONE)):
-        key = (cand, ctx.supports(Kind.PHONE))
+    if 7 <= n <= 15 and (international or ctx.supports(_PHONE)):
+        key = (cand, ctx.supports(_PHONE))
         conf = phones.get(key, -1.0)
         if conf < 0:
             conf = phones[key] = v.phone_confidence(cand.replace("(+", "+", 1), national=key[1])
         if conf:
-            out.append((Kind.PHONE, s, e, _adjust(Kind.PHONE, conf, ctx)))
+            out.append((_PHONE, s, e, _adjust(_PHONE, conf, ctx)))
             return
     if n in (9, 11, 15) and cand.isdigit():
         found = v.national_id(digits)
         if found:
             _scheme, base = found
-            conf = (
-                base + 0.4
-                if ctx.supports(Kind.NATIONAL_ID)
-                else _adjust(Kind.NATIONAL_ID, base, ctx)
-            )
-            out.append((Kind.NATIONAL_ID, s, e, min(conf, 0.97)))
+            conf = base + 0.4 if ctx.supports(_NATIONAL_ID) else _adjust(_NATIONAL_ID, base, ctx)
+            out.append((_NATIONAL_ID, s, e, min(conf, 0.97)))
 
 
 def _iban_span(text: str, s: int, e: int) -> int | None:
@@ -317,16 +329,16 @@ def _alnum(
             if m.lastgroup == "iban":
                 end = _iban_span(text, s, m.end())
                 if end is not None:
-                    found.append((idx, Kind.IBAN, s, end, _adjust(Kind.IBAN, 0.9, ctx)))
+                    found.append((idx, _IBAN, s, end, _adjust(_IBAN, 0.9, ctx)))
                 continue
             result = v.national_id(text[s : m.end()].translate(p.KEEP_ALNUM))
             if result:
                 _scheme, base = result
-                if ctx.supports(Kind.NATIONAL_ID):
+                if ctx.supports(_NATIONAL_ID):
                     conf = base + 0.2
                 else:
-                    conf = _adjust(Kind.NATIONAL_ID, base, ctx)
-                found.append((idx, Kind.NATIONAL_ID, s, m.end(), min(conf, 0.97)))
+                    conf = _adjust(_NATIONAL_ID, base, ctx)
+                found.append((idx, _NATIONAL_ID, s, m.end(), min(conf, 0.97)))
 
 
 def _ipv6(text: str, colons: list[tuple[int, int]], segs: _Segments, found: _Found) -> None:
@@ -347,8 +359,8 @@ def _ipv6(text: str, colons: list[tuple[int, int]], segs: _Segments, found: _Fou
             conf = v.ip_confidence(cand)
             if conf:
                 ctx = _Context(text, seg_start, m.start(), hint)
-                adjusted = _adjust(Kind.IP_ADDRESS, conf, ctx)
-                found.append((idx, Kind.IP_ADDRESS, m.start(), m.end(), adjusted))
+                adjusted = _adjust(_IP_ADDRESS, conf, ctx)
+                found.append((idx, _IP_ADDRESS, m.start(), m.end(), adjusted))
 
 
 def _secret_positions_py(text: str) -> list[int]:
@@ -382,17 +394,17 @@ def _secrets(text: str, positions: list[int], segs: _Segments, found: _Found) ->
             bs, be = m.span("bearer")
             # "Bearer <JWT>": the more specific kind wins, with the same span.
             if p.JWT.fullmatch(text, bs, be):
-                found.append((idx, Kind.JWT, bs, be, 0.97))
+                found.append((idx, _JWT, bs, be, 0.97))
             else:
-                found.append((idx, Kind.BEARER_TOKEN, bs, be, 0.9))
+                found.append((idx, _BEARER_TOKEN, bs, be, 0.9))
         elif group == "jwt":
-            found.append((idx, Kind.JWT, s, e, 0.97))
+            found.append((idx, _JWT, s, e, 0.97))
         elif group == "apikey":
-            found.append((idx, Kind.API_KEY, s, e, 0.95))
+            found.append((idx, _API_KEY, s, e, 0.95))
         elif group == "pem":
-            found.append((idx, Kind.PRIVATE_KEY, s, e, 0.99))
+            found.append((idx, _PRIVATE_KEY, s, e, 0.99))
         elif group == "pwhash":
-            found.append((idx, Kind.PASSWORD, s, e, 0.95))
+            found.append((idx, _PASSWORD, s, e, 0.95))
 
 
 def _gated_segments(shape: bytes, segs: _Segments) -> list[int]:
@@ -441,8 +453,8 @@ def _phrases(
         for m in p.WDATE.finditer(text, seg_start, seg_end):
             s, e = m.span()
             ctx = _Context(text, seg_start, s, hint)
-            if ctx.supports(Kind.DATE_OF_BIRTH) and v.parse_date(text[s:e]):
-                found.append((idx, Kind.DATE_OF_BIRTH, s, e, 0.85))
+            if ctx.supports(_DATE_OF_BIRTH) and v.parse_date(text[s:e]):
+                found.append((idx, _DATE_OF_BIRTH, s, e, 0.85))
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -472,13 +484,13 @@ def _phrase_matches(
                 or p.CODE_VALUE.fullmatch(text, ps, pe)
                 or p.CODE_AFTER.match(text, pe)
             ):
-                found.append((idx, Kind.PASSWORD, ps, pe, 0.85))
+                found.append((idx, _PASSWORD, ps, pe, 0.85))
         elif group in ("name_kw", "name"):
-            found.append((idx, Kind.PERSON, *m.span("name"), 0.75))
+            found.append((idx, _PERSON, *m.span("name"), 0.75))
         elif group in ("addr_kw", "addr"):
             as_, ae = m.span("addr")
             if any(ch.isdigit() for ch in text[as_:ae]):
-                found.append((idx, Kind.ADDRESS, as_, ae, 0.75))
+                found.append((idx, _ADDRESS, as_, ae, 0.75))
 
 
 def _scan_into(
@@ -500,7 +512,7 @@ def _scan_into(
         return found
     shape, emails, spans, quads, glued, aa00, colons, secrets, triggered = gates
     for idx, start, end in emails:
-        found.append((idx, Kind.EMAIL, start, end, 0.9))
+        found.append((idx, _EMAIL, start, end, 0.9))
     if spans or quads:
         _digit_runs(text, shape, spans, quads, segs, found)
     if aa00 or glued:
@@ -572,13 +584,13 @@ def scan(
 #: The kinds a key alone can decide, whole value (every return of whole_value needs one).
 _WHOLE_VALUE_KINDS = frozenset(
     {
-        Kind.PASSWORD,
-        Kind.PRIVATE_KEY,
-        Kind.DATE_OF_BIRTH,
-        Kind.PERSON,
-        Kind.ADDRESS,
-        Kind.API_KEY,
-        Kind.BEARER_TOKEN,
+        _PASSWORD,
+        _PRIVATE_KEY,
+        _DATE_OF_BIRTH,
+        _PERSON,
+        _ADDRESS,
+        _API_KEY,
+        _BEARER_TOKEN,
     }
 )
 
@@ -594,21 +606,21 @@ def whole_value(value: str, hint: Hint, seg: int) -> Raw | None:
     if not stripped or p.MASKED_VALUE.fullmatch(stripped):
         return None
     n = len(value)
-    if Kind.PASSWORD in kinds:
-        return Raw(seg, Kind.PASSWORD, 0, n, 0.9)
-    if Kind.PRIVATE_KEY in kinds and len(stripped) >= 32:
-        return Raw(seg, Kind.PRIVATE_KEY, 0, n, 0.85)
-    if Kind.DATE_OF_BIRTH in kinds:
+    if _PASSWORD in kinds:
+        return Raw(seg, _PASSWORD, 0, n, 0.9)
+    if _PRIVATE_KEY in kinds and len(stripped) >= 32:
+        return Raw(seg, _PRIVATE_KEY, 0, n, 0.85)
+    if _DATE_OF_BIRTH in kinds:
         date_part = stripped[:10] if len(stripped) > 10 and stripped[4:5] == "-" else stripped
         if v.parse_date(date_part):
-            return Raw(seg, Kind.DATE_OF_BIRTH, 0, n, 0.9)
+            return Raw(seg, _DATE_OF_BIRTH, 0, n, 0.9)
         return None
-    if Kind.PERSON in kinds and _looks_like_name(stripped):
-        return Raw(seg, Kind.PERSON, 0, n, 0.85)
-    if Kind.ADDRESS in kinds and any(ch.isalpha() for ch in stripped) and len(stripped) >= 4:
-        return Raw(seg, Kind.ADDRESS, 0, n, 0.8)
-    if (Kind.API_KEY in kinds or Kind.BEARER_TOKEN in kinds) and _looks_like_secret(stripped):
-        kind = Kind.API_KEY if Kind.API_KEY in kinds else Kind.BEARER_TOKEN
+    if _PERSON in kinds and _looks_like_name(stripped):
+        return Raw(seg, _PERSON, 0, n, 0.85)
+    if _ADDRESS in kinds and any(ch.isalpha() for ch in stripped) and len(stripped) >= 4:
+        return Raw(seg, _ADDRESS, 0, n, 0.8)
+    if (_API_KEY in kinds or _BEARER_TOKEN in kinds) and _looks_like_secret(stripped):
+        kind = _API_KEY if _API_KEY in kinds else _BEARER_TOKEN
         return Raw(seg, kind, 0, n, 0.8)
     return None
 
@@ -636,21 +648,21 @@ _PRIORITY: dict[str, int] = {
     kind: rank
     for rank, kind in enumerate(
         (
-            Kind.PRIVATE_KEY,
-            Kind.JWT,
-            Kind.API_KEY,
-            Kind.PASSWORD,
-            Kind.ADDRESS,
-            Kind.PERSON,
-            Kind.DATE_OF_BIRTH,
-            Kind.IBAN,  # before cards: an IBAN's digits can pass Luhn by chance
-            Kind.CREDIT_CARD,
-            Kind.US_SSN,
-            Kind.NATIONAL_ID,
-            Kind.EMAIL,
-            Kind.PHONE,
-            Kind.IP_ADDRESS,
-            Kind.BEARER_TOKEN,
+            _PRIVATE_KEY,
+            _JWT,
+            _API_KEY,
+            _PASSWORD,
+            _ADDRESS,
+            _PERSON,
+            _DATE_OF_BIRTH,
+            _IBAN,  # before cards: an IBAN's digits can pass Luhn by chance
+            _CREDIT_CARD,
+            _US_SSN,
+            _NATIONAL_ID,
+            _EMAIL,
+            _PHONE,
+            _IP_ADDRESS,
+            _BEARER_TOKEN,
         )
     )
 }
