@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tokenveil import pii
 from tokenveil.errors import ConfigurationError
-from tokenveil.pii import _ner
+from tokenveil.pii import _engine, _ner
+from tokenveil.pii._finding import Kind
 
 json_values = st.recursive(
     st.none()
@@ -116,3 +117,30 @@ def test_ner_without_a_model_is_a_configuration_error(monkeypatch: pytest.Monkey
     assert not _ner.available()
     with pytest.raises(ConfigurationError):
         pii.find("Anna", ner=True)
+
+
+_raws = st.lists(
+    st.builds(
+        _engine.Raw,
+        seg=st.integers(0, 3),
+        kind=st.sampled_from([str(kind) for kind in Kind]),
+        start=st.integers(0, 20),
+        end=st.integers(0, 26),
+        confidence=st.sampled_from([0.5, 0.75, 0.9]),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_raws)
+def test_resolve_without_overlaps_keeps_what_the_priority_walk_keeps(raws: list[Any]) -> None:
+    """The no-overlap shortcut of resolve gives exactly what the per-segment priority walk
+    gives, in the same order, for any findings (overlapping, empty, repeated or not)."""
+
+    def fields(found: list[Any]) -> list[tuple[Any, ...]]:
+        return [(r.seg, r.kind, r.start, r.end, r.confidence) for r in found]
+
+    copies = [_engine.Raw(r.seg, r.kind, r.start, r.end, r.confidence) for r in raws]
+    walked = fields(_engine._resolve_overlaps(copies)) if len(copies) > 1 else fields(copies)
+    assert fields(_engine.resolve(list(raws))) == walked

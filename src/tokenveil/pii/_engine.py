@@ -23,10 +23,17 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from tokenveil.pii import _patterns as p
 from tokenveil.pii import _validators as v
-from tokenveil.pii._evidence import NO_HINT, Hint, context_supports, negative_context
+from tokenveil.pii._evidence import (
+    NO_HINT,
+    WHOLE_VALUE_KINDS,
+    Hint,
+    context_supports,
+    negative_context,
+)
 from tokenveil.pii._finding import Kind
 
 try:
@@ -581,26 +588,12 @@ def scan(
     return out
 
 
-#: The kinds a key alone can decide, whole value (every return of whole_value needs one).
-_WHOLE_VALUE_KINDS = frozenset(
-    {
-        _PASSWORD,
-        _PRIVATE_KEY,
-        _DATE_OF_BIRTH,
-        _PERSON,
-        _ADDRESS,
-        _API_KEY,
-        _BEARER_TOKEN,
-    }
-)
-
-
 def whole_value(value: str, hint: Hint, seg: int) -> Raw | None:
     """A finding covering the whole value, decided by its key alone (names, addresses, DOBs,
     passwords, opaque tokens): these have no shape a pattern could recognise."""
     kinds = hint.kinds
     # Keys naming only pattern kinds (email, phone...) decide nothing alone: most keyed values.
-    if kinds.isdisjoint(_WHOLE_VALUE_KINDS) or not value or len(value) > 4096:
+    if kinds.isdisjoint(WHOLE_VALUE_KINDS) or not value or len(value) > 4096:
         return None
     stripped = value.strip()
     if not stripped or p.MASKED_VALUE.fullmatch(stripped):
@@ -668,10 +661,29 @@ _PRIORITY: dict[str, int] = {
 }
 
 
+_SEG_START = attrgetter("seg", "start")
+
+
 def resolve(raws: list[Raw]) -> list[Raw]:
     """Drop overlapping findings of lower priority; the result is sorted by (segment, start)."""
     if len(raws) < 2:
         return raws
+    # Most bodies hold no overlap at all: sorted by (segment, start), each finding then starts
+    # at or after the end of every earlier one in its segment (spans are never empty), and all
+    # are kept, in this order.
+    raws.sort(key=_SEG_START)
+    seg, reach = -1, 0
+    for raw in raws:
+        if raw.start >= raw.end or (raw.seg == seg and raw.start < reach):
+            break  # an empty span or an overlap: the general path below decides
+        seg, reach = raw.seg, raw.end
+    else:
+        return raws
+    return _resolve_overlaps(raws)
+
+
+def _resolve_overlaps(raws: list[Raw]) -> list[Raw]:
+    """:func:`resolve` for findings that may overlap: per segment, by priority."""
     by_seg: dict[int, list[Raw]] = {}
     for raw in raws:
         by_seg.setdefault(raw.seg, []).append(raw)

@@ -8,12 +8,13 @@ matched on words, so ``zip`` never reads as ``ip`` and ``password_hash`` still r
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tokenveil.pii._finding import Kind
 
 __all__ = [
     "NO_HINT",
+    "WHOLE_VALUE_KINDS",
     "Hint",
     "context_kinds",
     "context_supports",
@@ -22,14 +23,35 @@ __all__ = [
 ]
 
 
+#: The kinds a key alone can decide, whole value: names, addresses, birth dates, passwords and
+#: opaque tokens have no shape a pattern could recognise.
+WHOLE_VALUE_KINDS = frozenset(
+    {
+        Kind.PASSWORD,
+        Kind.PRIVATE_KEY,
+        Kind.DATE_OF_BIRTH,
+        Kind.PERSON,
+        Kind.ADDRESS,
+        Kind.API_KEY,
+        Kind.BEARER_TOKEN,
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Hint:
     """What a key says about its value: kinds it supports, whether it argues against PII, and
-    whether a child ``name`` key is a person's name (``user.name``, not ``product.name``)."""
+    whether a child ``name`` key is a person's name (``user.name``, not ``product.name``).
+    ``decides`` (derived) is True when a kind it supports can be decided by the key alone
+    (:data:`WHOLE_VALUE_KINDS`): only such values are offered to ``whole_value``."""
 
     kinds: frozenset[str] = frozenset()
     negative: bool = False
     person_container: bool = False
+    decides: bool = field(init=False, compare=False, repr=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decides", not self.kinds.isdisjoint(WHOLE_VALUE_KINDS))
 
 
 NO_HINT = Hint()

@@ -46,6 +46,7 @@
 #define F_KINDS 1
 #define F_NEGATIVE 2
 #define F_PERSON 4
+#define F_DECIDES 8 /* the key alone can decide a finding: the value goes to `keyed` */
 
 typedef struct {
     PyObject *values, *parents, *steps, *hints, *keyed;
@@ -60,15 +61,15 @@ typedef struct {
     long long min_int;
 } State;
 
-static PyObject *hint_attrs[3]; /* interned "kinds", "negative", "person_container" */
+static PyObject *hint_attrs[4]; /* interned "kinds", "negative", "person_container", "decides" */
 
 static int
 hint_flags(PyObject *hint)
 {
     int flags = 0, truth;
     PyObject *attr;
-    static const int bits[3] = {F_KINDS, F_NEGATIVE, F_PERSON};
-    for (int i = 0; i < 3; i++) {
+    static const int bits[4] = {F_KINDS, F_NEGATIVE, F_PERSON, F_DECIDES};
+    for (int i = 0; i < 4; i++) {
         attr = PyObject_GetAttr(hint, hint_attrs[i]);
         if (attr == NULL) {
             return -1;
@@ -156,7 +157,7 @@ append_neg(State *st, char value)
 static int
 leaf(State *st, PyObject *text, PyObject *parent, PyObject *step, PyObject *hint, int flags)
 {
-    if (flags & F_KINDS) {
+    if (flags & F_DECIDES) {
         PyObject *index = PyLong_FromSsize_t(PyList_GET_SIZE(st->values));
         if (index == NULL) {
             return -1;
@@ -2678,8 +2679,8 @@ PyInit__speedups(void)
     for (const char *const *pair = secret_pair_list; *pair; pair++) {
         secret_pairs[(unsigned char)(*pair)[0]][(unsigned char)(*pair)[1]] = 1;
     }
-    static const char *hint_names[3] = {"kinds", "negative", "person_container"};
-    for (int i = 0; i < 3; i++) {
+    static const char *hint_names[4] = {"kinds", "negative", "person_container", "decides"};
+    for (int i = 0; i < 4; i++) {
         hint_attrs[i] = PyUnicode_InternFromString(hint_names[i]);
         if (hint_attrs[i] == NULL) {
             return NULL;

@@ -71,7 +71,8 @@ class Collected:
         self.parents: list[Loc] = []
         self.steps: list[str | int | None] = []
         self.hints: list[Hint] = []
-        #: Indices of values whose key names a kind (only these can be whole-value findings).
+        #: Indices of values whose key alone can decide a finding (``Hint.decides``): names,
+        #: addresses, birth dates, passwords, opaque tokens (see ``_engine.whole_value``).
         self.keyed: list[int] = []
         #: One byte per value, 1 when its key argues against PII (set by the C collector only).
         self.negative: bytes | None = None
@@ -187,7 +188,7 @@ def collect_py(root: object, root_hint: Hint = NO_HINT) -> Collected:
     min_str, min_int = _MIN_SCANNED_STR, _MIN_SCANNED_INT
 
     def leaf(text: str, parent: Loc, step: str | int | None, hint: Hint) -> None:
-        if hint.kinds:
+        if hint.decides:
             add_keyed(len(values))
         add_value(text)
         add_parent(parent)
@@ -201,7 +202,8 @@ def collect_py(root: object, root_hint: Hint = NO_HINT) -> Collected:
                 kind = type(child)
                 if kind is str:
                     if child_hint.kinds:
-                        add_keyed(len(values))
+                        if child_hint.decides:
+                            add_keyed(len(values))
                     elif len(child) < min_str:
                         continue
                     add_value(child)
