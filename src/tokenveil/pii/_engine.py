@@ -156,9 +156,16 @@ def _classify_digits(
         if ctx.supports(_DATE_OF_BIRTH) and v.parse_date(cand):
             out.append((_DATE_OF_BIRTH, s, e, 0.85))
         return
-    digits = cand.translate(p.KEEP_ALNUM).lstrip("+")
+    if cand.isdigit():
+        digits = cand
+    elif cand[0] == "+" and cand[1:].isdigit():  # E.164, the usual shape of a stored phone
+        digits = cand[1:]
+    else:
+        digits = cand.translate(p.KEEP_ALNUM).lstrip("+")
+        if not digits.isdigit():
+            return
     n = len(digits)
-    if n < 7 or not digits.isdigit():
+    if n < 7:
         return
     ssn_shaped = (digit_led and p.SSN_SHAPE.fullmatch(cand)) or (n == 9 and ctx.supports(_US_SSN))
     if ssn_shaped and v.is_us_ssn(digits):
@@ -171,15 +178,18 @@ def _classify_digits(
         return
     if digit_led and (p.YEAR_RANGE.fullmatch(cand) or p.IPV4_PREFIX.match(cand)):
         return
-    international = cand.startswith(("+", "00", "(+"))
-    if 7 <= n <= 15 and (international or ctx.supports(_PHONE)):
-        key = (cand, ctx.supports(_PHONE))
-        conf = phones.get(key, -1.0)
-        if conf < 0:
-            conf = phones[key] = v.phone_confidence(cand.replace("(+", "+", 1), national=key[1])
-        if conf:
-            out.append((_PHONE, s, e, _adjust(_PHONE, conf, ctx)))
-            return
+    if 7 <= n <= 15:
+        keyed = ctx.supports(_PHONE)
+        if keyed or cand.startswith(("+", "00", "(+")):
+            key = (cand, keyed)
+            conf = phones.get(key, -1.0)
+            if conf < 0:
+                conf = phones[key] = v.phone_confidence(cand.replace("(+", "+", 1), national=keyed)
+            if conf:
+                out.append(
+                    (_PHONE, s, e, min(0.99, conf + 0.1) if keyed else _adjust(_PHONE, conf, ctx))
+                )
+                return
     if n in (9, 11, 15) and cand.isdigit():
         found = v.national_id(digits)
         if found:

@@ -33,6 +33,22 @@ _NON_GEO = "001"
 _SEPARATORS = (" ", "-", ".", "/", "(", ")")
 #: Every calling code as the digits it starts a number with.
 _CODE_PREFIXES = frozenset(str(code) for code in COUNTRY_CODE_TO_REGION_CODE)
+
+
+def _code_width(head: str) -> int:
+    for width in (1, 2, 3):
+        if len(head) >= width and head[:width] in _CODE_PREFIXES:
+            return width
+    return 0
+
+
+# The width of the calling code that leads each string of up to three digits (0: none): one
+# dict look-up instead of up to three slices and set look-ups per number.
+_CODE_WIDTH = {
+    head: _code_width(head)
+    for size in (1, 2, 3)
+    for head in (f"{i:0{size}d}" for i in range(10**size))
+}
 #: Attribute names of the type descriptions, in the order libphonenumber tests them.
 _TYPE_DESCS = (
     "premium_rate",
@@ -240,12 +256,10 @@ def _country(calling_code: int) -> _CountryCode | None:
 
 def _split_country_code(digits: str) -> tuple[int, str]:
     """``_extract_country_code``: the first 1-3 digits that name a calling code."""
-    if not digits or digits[0] == "0":
+    width = _CODE_WIDTH.get(digits[:3], 0) if digits[:1] != "0" else 0
+    if width == 0:
         return 0, digits
-    for width in (1, 2, 3):
-        if len(digits) >= width and digits[:width] in _CODE_PREFIXES:
-            return int(digits[:width]), digits[width:]
-    return 0, digits
+    return int(digits[:width]), digits[width:]
 
 
 def _finish(country: _CountryCode, parsing: _Region, number: str) -> bool:
@@ -263,6 +277,8 @@ def _finish(country: _CountryCode, parsing: _Region, number: str) -> bool:
 
 def _digits(text: str) -> str | None:
     """The ASCII digits of ``text`` when it holds nothing but digits and plain separators."""
+    if text.isdigit():  # digits only, the usual shape
+        return text if text.isascii() else None
     digits = text
     for separator in _SEPARATORS:  # six str.replace calls beat one str.translate table
         digits = digits.replace(separator, "")
