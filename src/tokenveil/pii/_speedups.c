@@ -63,8 +63,30 @@ typedef struct {
 
 static PyObject *hint_attrs[4]; /* interned "kinds", "negative", "person_container", "decides" */
 
+static int hint_flags_read(PyObject *hint);
+
+/* hint_flags of the last hint asked about (held, so its address cannot be reused): the root and
+ * "no hint" evidence of every call. Hints are immutable. */
+static PyObject *flags_hint;
+static int flags_value;
+
 static int
 hint_flags(PyObject *hint)
+{
+    if (hint == flags_hint) {
+        return flags_value;
+    }
+    int flags = hint_flags_read(hint);
+    if (flags >= 0) {
+        Py_INCREF(hint);
+        Py_XSETREF(flags_hint, hint);
+        flags_value = flags;
+    }
+    return flags;
+}
+
+static int
+hint_flags_read(PyObject *hint)
 {
     int flags = 0, truth;
     PyObject *attr;
@@ -985,6 +1007,14 @@ static inline void
 skip_ws(Lexer *lx)
 {
     const unsigned char *p = lx->p, *end = lx->end;
+    /* Most JSON has no space or one (json.dumps writes ", " and ": "): check those first. */
+    if (p < end && *p == ' ') {
+        p++;
+    }
+    if (p < end && *p > ' ') {
+        lx->p = p;
+        return;
+    }
     while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t')) {
         p++;
     }
@@ -1095,7 +1125,12 @@ lex_string(Lexer *lx, const unsigned char **out, Py_ssize_t *len, Py_ssize_t *ch
     while (end - p >= 8) {
         uint64_t word;
         memcpy(&word, p, 8);
-        if (may_be_special(word)) {
+        uint64_t special = may_be_special(word);
+        if (special) {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* The lowest flagged byte is always a special one (borrows only run upwards). */
+            p += __builtin_ctzll(special) >> 3;
+#endif
             break;
         }
         p += 8;
