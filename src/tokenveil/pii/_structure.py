@@ -64,18 +64,26 @@ class Collected:
 
     __slots__ = ("hints", "keyed", "negative", "parents", "steps", "values")
 
-    def __init__(self) -> None:
-        self.values: list[str] = []
+    def __init__(
+        self,
+        values: list[str] | None = None,
+        parents: list[Loc] | None = None,
+        steps: list[str | int | None] | None = None,
+        hints: list[Hint] | None = None,
+        keyed: list[int] | None = None,
+        negative: bytes | None = None,
+    ) -> None:
+        self.values: list[str] = [] if values is None else values
         # Location of value i is (parents[i], steps[i]); kept apart so no tuple is allocated per
         # value (fewer tracked objects, fewer garbage-collector passes over a big document).
-        self.parents: list[Loc] = []
-        self.steps: list[str | int | None] = []
-        self.hints: list[Hint] = []
+        self.parents: list[Loc] = [] if parents is None else parents
+        self.steps: list[str | int | None] = [] if steps is None else steps
+        self.hints: list[Hint] = [] if hints is None else hints
         #: Indices of values whose key alone can decide a finding (``Hint.decides``): names,
         #: addresses, birth dates, passwords, opaque tokens (see ``_engine.whole_value``).
-        self.keyed: list[int] = []
-        #: One byte per value, 1 when its key argues against PII (set by the C collector only).
-        self.negative: bytes | None = None
+        self.keyed: list[int] = [] if keyed is None else keyed
+        #: One byte per value, 1 when its key argues against PII (set by the C collectors only).
+        self.negative = negative
 
     def loc(self, index: int) -> Loc:
         """The location of value ``index``."""
@@ -127,7 +135,6 @@ def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
     """Gather the scannable leaves of ``root`` (dicts, lists, tuples, str, int)."""
     if _speedups is None:
         return collect_py(root, root_hint)
-    out = Collected()
     values, parents, steps, hints, keyed, negative = _speedups.collect(
         root,
         root_hint,
@@ -138,9 +145,7 @@ def collect(root: object, root_hint: Hint = NO_HINT) -> Collected:
         _MIN_SCANNED_STR,
         _MIN_SCANNED_INT,
     )
-    out.values, out.hints, out.keyed, out.negative = values, hints, keyed, negative
-    out.parents, out.steps = parents, steps
-    return out
+    return Collected(values, parents, steps, hints, keyed, negative)
 
 
 #: Nesting the C tokenizer follows; a deeper document takes the Python path (parse, then walk).
@@ -170,11 +175,7 @@ def collect_json(data: bytes) -> Collected | None:
         _MIN_SCANNED_INT,
         _MAX_DEPTH,
     )
-    if leaves is None:
-        return None
-    out = Collected()
-    out.values, out.parents, out.steps, out.hints, out.keyed, out.negative = leaves
-    return out
+    return None if leaves is None else Collected(*leaves)
 
 
 def collect_py(root: object, root_hint: Hint = NO_HINT) -> Collected:
