@@ -319,3 +319,40 @@ def test_a_nested_call_reads_with_a_table_of_its_own() -> None:
     expected = _fields(_structure.collect_py(json.loads(inner)))
     assert inner_results
     assert all(result == expected for result in inner_results)
+
+
+def test_threads_reading_at_once_each_get_exact_leaves() -> None:
+    """Threads switch inside a call (key evidence is Python code): one call keeps the shared
+    key table, the others read with tables of their own, and every reading stays exact."""
+    import sys
+    import threading
+
+    def body(thread: int, round_: int) -> bytes:
+        # Fresh keys every round, so key evidence (and a thread switch) happens mid-call.
+        records = [
+            {f"k{thread}_{round_}_{i}": "ana@example.org", "email": "ana@example.org", "id": i}
+            for i in range(20)
+        ]
+        return json.dumps({"data": records, "page": round_}).encode()
+
+    failures: list[str] = []
+
+    def work(thread: int) -> None:
+        for round_ in range(60):
+            raw = body(thread, round_)
+            fast = _structure.collect_json(raw)
+            reference = _python_path(raw)
+            if fast is None or reference is None or _fields(fast) != _fields(reference):
+                failures.append(f"thread {thread} round {round_}")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []

@@ -962,7 +962,8 @@ typedef struct {
 /* The key table outlives a call, so a service's bodies, which repeat the same keys, find them
  * already there with their evidence: no key str, hint look-up or allocation per key and call.
  * It holds keys and their hints only (what key_hint's own memo holds), is used by one call at
- * a time (a nested call, which only a finalizer could make, gets a table of its own), and is
+ * a time (a call that starts while another is under way gets a table of its own: another
+ * thread's, while the first runs key_hint's Python code, or a finalizer's), and is
  * emptied after a call that leaves it above KEPT_KEYS keys or KEPT_KEY_BYTES bytes of keys, or
  * that went over the probe budget, or whose key evidence came from other functions. */
 #define KEPT_KEYS 4096
