@@ -4,6 +4,7 @@ optional NER backend is used only when asked for."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,3 +145,23 @@ def test_resolve_without_overlaps_keeps_what_the_priority_walk_keeps(raws: list[
     copies = [_engine.Raw(r.seg, r.kind, r.start, r.end, r.confidence) for r in raws]
     walked = fields(_engine._resolve_overlaps(copies)) if len(copies) > 1 else fields(copies)
     assert fields(_engine.resolve(list(raws))) == walked
+
+
+_WORD = re.compile(r"['’]?[^\W\d_][^\W\d_'’.-]*(?:[.'’-][^\W\d_]*)*\.?")
+_NAME_PIECES = st.sampled_from(
+    [
+        *("Ana", "Lima", "van", "O", "Dr.", "d'", "K-H", "é", "ß", "x" * 30, "1", "_", "\u0660"),
+        *(" ", "  ", "\t", "\n", "\u00a0", "\u2003", "\x1c", ".", "'", "’", "-", ""),
+    ]
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(_NAME_PIECES, max_size=14).map("".join))
+def test_a_name_value_is_one_to_six_name_words_as_split_reads_them(value: str) -> None:
+    """The one-pattern name check says what splitting on whitespace and matching each word
+    says: one to six words, at most 100 characters."""
+    value = value.strip()
+    words = value.split()
+    expected = 1 <= len(words) <= 6 and len(value) <= 100 and all(_WORD.fullmatch(w) for w in words)
+    assert _engine._looks_like_name(value) == expected

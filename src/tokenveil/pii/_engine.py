@@ -629,12 +629,15 @@ def whole_value(value: str, hint: Hint, seg: int) -> Raw | None:
 
 
 # Letters with inner apostrophes, hyphens and dots; "'t" (Dutch "van 't Hof") starts with one.
-_NAME = re.compile(r"['’]?[^\W\d_][^\W\d_'’.-]*(?:[.'’-][^\W\d_]*)*\.?")
+_NAME_WORD = r"['’]?[^\W\d_][^\W\d_'’.-]*(?:[.'’-][^\W\d_]*)*\.?"
+# One to six such words separated by whitespace (\s is str.isspace, what str.split splits on;
+# a word holds no whitespace, so each word is a whole run, as after split()).
+_NAME = re.compile(rf"{_NAME_WORD}(?:\s+{_NAME_WORD}){{0,5}}")
 
 
 def _looks_like_name(value: str) -> bool:
-    words = value.split()
-    return 1 <= len(words) <= 6 and len(value) <= 100 and all(_NAME.fullmatch(w) for w in words)
+    """One to six name words (``value`` is stripped), at most 100 characters."""
+    return len(value) <= 100 and _NAME.fullmatch(value) is not None
 
 
 def _looks_like_secret(value: str) -> bool:
