@@ -402,3 +402,39 @@ def test_c_email_spans_of_deep_domains() -> None:
             text = "ana@" + "a." * labels + tld + " and bob@" + "b-1." * labels + "org"
             segs = _engine._Segments(text, [0], None, len(text))
             assert _c_gates(text)["emails"] == _engine._email_spans_py(text, segs)
+
+
+@needs_c
+def test_c_gates_survive_a_call_with_other_triggers_made_during_a_call() -> None:
+    """A finalizer that runs inside gates (an allocation there starts a collection) and calls
+    gates with other trigger words replaces the kept trigger table: the outer call keeps
+    reading its own table, which is freed only once it is done (ASan reported the former
+    use-after-free)."""
+    import gc
+
+    other_triggers = ("pass", "other")
+    nested: list[Any] = []
+
+    class CallsGates:
+        def __init__(self) -> None:
+            self.cycle = self
+
+        def __del__(self) -> None:
+            nested.append(speedups.gates("my pass is x", [0], 12, other_triggers, _patterns.SHAPE))
+
+    text = "\x00".join(["Dear Ana Lima", "order 12345678", "born on 1 May 1990", "ghp_" + "a" * 36])
+    starts = [0, 14, 29, 48]
+    expected = speedups.gates(text, starts, len(text), _patterns.ALL_TRIGGERS, _patterns.SHAPE)
+    thresholds = gc.get_threshold()
+    gc.collect()
+    try:
+        gc.set_threshold(1, 1, 1)
+        for _ in range(50):
+            CallsGates()  # garbage in a cycle: its finalizer runs at the next collection
+            got = speedups.gates(text, starts, len(text), _patterns.ALL_TRIGGERS, _patterns.SHAPE)
+            assert got == expected
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.collect()
+    assert nested  # the finalizers did run gates with the other words
+    assert all(hits is not None and hits[8] == [0] for hits in nested)

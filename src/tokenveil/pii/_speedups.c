@@ -509,6 +509,8 @@ typedef struct {
     unsigned char next[MAX_TRIGGERS];
     const char *words[MAX_TRIGGERS];
     Py_ssize_t lengths[MAX_TRIGGERS];
+    PyObject *source;  /* the tuple of words (held: the words' characters live in it) */
+    Py_ssize_t users;  /* gates() calls using the table now */
 } Triggers;
 
 static inline Py_UCS4
@@ -557,14 +559,34 @@ SEGMENT_MAY_HOLD(Py_UCS2)
 SEGMENT_MAY_HOLD(Py_UCS4)
 
 /* The trigger table of the last tuple of words seen: the engine passes the same tuple on every
- * call, so it is built once. The tuple is held, which keeps the words' characters alive. */
-static PyObject *trigger_words;
+ * call, so it is built once. A table holds its tuple (the words' characters live there) and
+ * counts the calls using it: a call made while another runs (a finalizer or another thread, when
+ * an allocation runs Python code) may bring other words and replace the kept table, which is
+ * then freed by the last call that releases it, never under one still reading it. */
 static Triggers *trigger_table;
 
-static const Triggers *
-triggers_for(PyObject *triggers)
+static void
+triggers_free(Triggers *tr)
 {
-    if (triggers == trigger_words && trigger_table != NULL) {
+    PyObject *source = tr->source;
+    PyMem_Free(tr);
+    Py_DECREF(source); /* last: it may run code (a str subclass's finalizer) */
+}
+
+static void
+triggers_release(Triggers *tr)
+{
+    if (--tr->users == 0 && tr != trigger_table) {
+        triggers_free(tr);
+    }
+}
+
+/* The table for `triggers`, with one more user (triggers_release it), or NULL. */
+static Triggers *
+triggers_acquire(PyObject *triggers)
+{
+    if (trigger_table != NULL && trigger_table->source == triggers) {
+        trigger_table->users++;
         return trigger_table;
     }
     Triggers *tr = PyMem_Calloc(1, sizeof(Triggers));
@@ -575,7 +597,7 @@ triggers_for(PyObject *triggers)
     int n_words = 0;
     for (Py_ssize_t t = 0; t < PyTuple_GET_SIZE(triggers); t++) {
         PyObject *word = PyTuple_GET_ITEM(triggers, t);
-        if (!PyUnicode_Check(word) || PyUnicode_GET_LENGTH(word) < 2) {
+        if (!PyUnicode_CheckExact(word) || PyUnicode_GET_LENGTH(word) < 2) {
             PyErr_SetString(PyExc_ValueError, "triggers are str of two characters or more");
             PyMem_Free(tr);
             return NULL;
@@ -583,15 +605,23 @@ triggers_for(PyObject *triggers)
         if (!PyUnicode_IS_ASCII(word)) {
             continue; /* can only occur in non-ASCII segments, which are all kept */
         }
+        const char *chars = (const char *)PyUnicode_DATA(word);
+        Py_ssize_t length = PyUnicode_GET_LENGTH(word);
+        for (Py_ssize_t j = 0; j < length; j++) {
+            if (chars[j] >= 'A' && chars[j] <= 'Z') {
+                PyErr_SetString(PyExc_ValueError, "triggers are lower-case");
+                PyMem_Free(tr);
+                return NULL;
+            }
+        }
         if (n_words == MAX_TRIGGERS) {
             PyErr_SetString(PyExc_ValueError, "too many triggers");
             PyMem_Free(tr);
             return NULL;
         }
-        const char *chars = (const char *)PyUnicode_DATA(word);
         unsigned char a = (unsigned char)chars[0], b = (unsigned char)chars[1];
         tr->words[n_words] = chars;
-        tr->lengths[n_words] = PyUnicode_GET_LENGTH(word);
+        tr->lengths[n_words] = length;
         tr->next[n_words] = tr->head[a][b];
         tr->head[a][b] = (unsigned char)(n_words + 1);
         n_words++;
@@ -614,10 +644,14 @@ triggers_for(PyObject *triggers)
             }
         }
     }
-    PyMem_Free(trigger_table);
     Py_INCREF(triggers);
-    Py_XSETREF(trigger_words, triggers);
+    tr->source = triggers;
+    tr->users = 1;
+    Triggers *old = trigger_table;
     trigger_table = tr;
+    if (old != NULL && old->users == 0) {
+        triggers_free(old);
+    }
     return tr;
 }
 
@@ -2272,18 +2306,19 @@ gates(PyObject *module, PyObject *args)
                           &triggers, &table)) {
         return NULL;
     }
-    PyObject *shape = NULL, *emails = NULL, *spans = NULL, *quads = NULL, *glued = NULL, *aa00 = NULL;
-    PyObject *colons = NULL, *secrets = NULL, *triggered = NULL;
+    PyObject *shape = NULL, *emails = NULL, *spans = NULL, *quads = NULL, *glued = NULL;
+    PyObject *aa00 = NULL, *colons = NULL, *secrets = NULL, *triggered = NULL;
     Py_ssize_t *starts = NULL, n_segs = 0;
     unsigned char *marks = NULL;
+    Triggers *tr = NULL;
     if (table.len != 256) {
         PyErr_SetString(PyExc_ValueError, "shape_table must be 256 bytes");
         goto done;
     }
-    const Triggers *tr = triggers_for(triggers);
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    starts = tr == NULL ? NULL : read_valid_starts(starts_obj, n, &n_segs);
-    if (starts == NULL) {
+    /* The starts first: reading them may run Python code (__index__), which may call here. */
+    starts = read_valid_starts(starts_obj, n, &n_segs);
+    if (starts == NULL || (tr = triggers_acquire(triggers)) == NULL) {
         goto done;
     }
     shape = PyBytes_FromStringAndSize(NULL, n);
@@ -2295,8 +2330,8 @@ gates(PyObject *module, PyObject *args)
     colons = PyList_New(0);
     secrets = PyList_New(0);
     triggered = PyList_New(0);
-    if (shape == NULL || emails == NULL || spans == NULL || quads == NULL || glued == NULL || aa00 == NULL ||
-        colons == NULL || secrets == NULL || triggered == NULL) {
+    if (shape == NULL || emails == NULL || spans == NULL || quads == NULL || glued == NULL ||
+        aa00 == NULL || colons == NULL || secrets == NULL || triggered == NULL) {
         goto done;
     }
     unsigned char *s = (unsigned char *)PyBytes_AS_STRING(shape);
@@ -2358,6 +2393,9 @@ gates(PyObject *module, PyObject *args)
     result = Py_BuildValue("(OOOOOOOOO)", shape, emails, spans, quads,
                            glued, aa00, colons, secrets, triggered);
 done:
+    if (tr != NULL) {
+        triggers_release(tr);
+    }
     PyBuffer_Release(&table);
     PyMem_Free(starts);
     PyMem_Free(marks);
