@@ -78,9 +78,11 @@ hint_flags(PyObject *hint)
     }
     int flags = hint_flags_read(hint);
     if (flags >= 0) {
+        /* The value first: dropping the old hint may run a finalizer that asks here again, and
+         * must find the pair consistent. */
+        flags_value = flags;
         Py_INCREF(hint);
         Py_XSETREF(flags_hint, hint);
-        flags_value = flags;
     }
     return flags;
 }
@@ -987,6 +989,7 @@ typedef struct {
     Py_ssize_t scratch_cap;
     int max_depth;
     Py_ssize_t probes, lookups; /* key table work, against the budget below */
+    Py_ssize_t moved;           /* entries moved by the table's growth (they raise the budget) */
     Py_ssize_t key_bytes;       /* UTF-8 bytes of every key in the table */
     int kept;                   /* the table is the one kept between calls (see leaves) */
     KeyEntry *first_guess[GUESS_DEPTH]; /* first key of the last object read at each depth */
@@ -1013,14 +1016,15 @@ static Py_ssize_t table_gen = 1;
  * hash (SipHash with the per-process secret: hash(b"key") in Python), so keys that collide in
  * the table cannot be chosen in advance; and should they collide anyway (PYTHONHASHSEED set, bad
  * luck), every slot examined past the first, on lookup or when the table grows, counts against a
- * budget of KEY_PROBES_BASE + KEY_PROBES_PER_LOOKUP per key read. Past it leaves() declines and
+ * budget of KEY_PROBES_BASE + KEY_PROBES_PER_LOOKUP per key read and per key moved by growth
+ * (the moves are linear in the keys; a cluster of colliding keys is not). Past it leaves() declines and
  * the Python path (dicts) reads the body: the table never costs more than linear time. With a
  * table at most half full, a key read costs about one extra probe on average. */
 #define KEY_PROBES_BASE 256
 #define KEY_PROBES_PER_LOOKUP 8
 
 /* Probes and lookups of the last leaves() call (tests read them through _key_table_stats). */
-static Py_ssize_t last_probes, last_lookups;
+static Py_ssize_t last_probes, last_lookups, last_moved;
 
 static inline Py_hash_t
 key_hash(const unsigned char *s, Py_ssize_t len)
@@ -1035,7 +1039,7 @@ key_hash(const unsigned char *s, Py_ssize_t len)
 static inline int
 over_budget(const Lexer *lx)
 {
-    return lx->probes > KEY_PROBES_BASE + KEY_PROBES_PER_LOOKUP * lx->lookups;
+    return lx->probes > KEY_PROBES_BASE + KEY_PROBES_PER_LOOKUP * (lx->lookups + lx->moved);
 }
 
 static inline void
@@ -1304,54 +1308,82 @@ make_str(const unsigned char *s, Py_ssize_t len, int ascii)
 
 /* The table entry of a key (created on first sight) in *out: LX_OK, LX_ODD when the key table
  * went over its probe budget (see KEY_PROBES_BASE), LX_ERR on a Python error. */
+/* Doubles the table (64 slots at first), moving every entry and the seen records. The moves are
+ * counted in lx->moved, which raises the probe budget by as much as that many lookups would:
+ * moving a kept table's keys is paid for by those keys, not by the body being read. */
+static int
+grow_table(Lexer *lx)
+{
+    Py_ssize_t cap = lx->cap ? lx->cap * 2 : 64;
+    KeyEntry *grown = PyMem_Calloc((size_t)cap, sizeof(KeyEntry));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return LX_ERR;
+    }
+    for (Py_ssize_t i = 0; i < lx->cap; i++) {
+        if (lx->table[i].key != NULL) {
+            lx->moved++;
+            Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)lx->table[i].hash & (Py_uhash_t)(cap - 1));
+            while (grown[j].key != NULL) {
+                j = (j + 1) & (cap - 1);
+                lx->probes++;
+                if (over_budget(lx)) {
+                    /* The entries still belong to the old table, which leaves() frees. */
+                    PyMem_Free(grown);
+                    return LX_ODD;
+                }
+            }
+            grown[j] = lx->table[i];
+            lx->table[i].mark = j; /* the old table is dropped below: where it went */
+        }
+    }
+    /* Seen records point into the table: move them too. */
+    for (Py_ssize_t k = 0; k < lx->seen_len; k++) {
+        lx->seen[k].entry = &grown[lx->seen[k].entry->mark];
+    }
+    PyMem_Free(lx->table);
+    lx->table = grown;
+    lx->cap = cap;
+    table_gen++;
+    return LX_OK;
+}
+
 static int
 key_entry(Lexer *lx, const unsigned char *s, Py_ssize_t len, int ascii, KeyEntry **out)
 {
     Py_uhash_t h = (Py_uhash_t)key_hash(s, len);
     lx->lookups++;
-    if (lx->count * 2 >= lx->cap) {
-        Py_ssize_t cap = lx->cap ? lx->cap * 2 : 64;
-        KeyEntry *grown = PyMem_Calloc((size_t)cap, sizeof(KeyEntry));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return LX_ERR;
-        }
-        for (Py_ssize_t i = 0; i < lx->cap; i++) {
-            if (lx->table[i].key != NULL) {
-                Py_ssize_t j = (Py_ssize_t)((Py_uhash_t)lx->table[i].hash & (Py_uhash_t)(cap - 1));
-                while (grown[j].key != NULL) {
-                    j = (j + 1) & (cap - 1);
-                    lx->probes++;
-                    if (over_budget(lx)) {
-                        /* The entries still belong to the old table, which leaves() frees. */
-                        PyMem_Free(grown);
-                        return LX_ODD;
-                    }
-                }
-                grown[j] = lx->table[i];
-                lx->table[i].mark = j; /* the old table is dropped below: where it went */
+    Py_ssize_t j = 0;
+    if (lx->cap > 0) {
+        j = (Py_ssize_t)(h & (Py_uhash_t)(lx->cap - 1));
+        while (lx->table[j].key != NULL) {
+            KeyEntry *e = &lx->table[j];
+            if (e->hash == (Py_hash_t)h && e->len == len &&
+                memcmp(e->bytes, s, (size_t)len) == 0) {
+                *out = e;
+                return LX_OK;
+            }
+            j = (j + 1) & (lx->cap - 1);
+            lx->probes++;
+            if (over_budget(lx)) {
+                return LX_ODD;
             }
         }
-        /* Seen records point into the table: move them too. */
-        for (Py_ssize_t k = 0; k < lx->seen_len; k++) {
-            lx->seen[k].entry = &grown[lx->seen[k].entry->mark];
-        }
-        PyMem_Free(lx->table);
-        lx->table = grown;
-        lx->cap = cap;
-        table_gen++;
     }
-    Py_ssize_t j = (Py_ssize_t)(h & (Py_uhash_t)(lx->cap - 1));
-    while (lx->table[j].key != NULL) {
-        KeyEntry *e = &lx->table[j];
-        if (e->hash == (Py_hash_t)h && e->len == len && memcmp(e->bytes, s, (size_t)len) == 0) {
-            *out = e;
-            return LX_OK;
+    /* A new key. The table grows only now, on an insert, so a kept table at its limit is not
+     * rehashed by a body that only reads keys it already holds. */
+    if (lx->count * 2 >= lx->cap) {
+        int rc = grow_table(lx);
+        if (rc != LX_OK) {
+            return rc;
         }
-        j = (j + 1) & (lx->cap - 1);
-        lx->probes++;
-        if (over_budget(lx)) {
-            return LX_ODD;
+        j = (Py_ssize_t)(h & (Py_uhash_t)(lx->cap - 1));
+        while (lx->table[j].key != NULL) {
+            j = (j + 1) & (lx->cap - 1);
+            lx->probes++;
+            if (over_budget(lx)) {
+                return LX_ODD;
+            }
         }
     }
     KeyEntry *e = &lx->table[j];
@@ -1735,15 +1767,6 @@ free_key_table(KeyEntry *table, Py_ssize_t cap)
     PyMem_Free(table);
 }
 
-static void
-clear_kept_table(void)
-{
-    free_key_table(kept_table, kept_cap);
-    kept_table = NULL;
-    kept_cap = kept_count = kept_key_bytes = 0;
-    table_gen++;
-}
-
 static PyObject *
 leaves(PyObject *module, PyObject *args)
 {
@@ -1766,15 +1789,22 @@ leaves(PyObject *module, PyObject *args)
     st->caches[0] = PyTuple_GET_ITEM(caches, 0);
     st->caches[1] = PyTuple_GET_ITEM(caches, 1);
     if (!kept_busy) {
+        /* Taken first: freeing keys and hints below may run finalizers, and a call they make
+         * must find the table busy (it then reads with a table of its own). */
+        kept_busy = lx.kept = 1;
         if (kept_for[0] != st->key_hint || kept_for[1] != st->no_hint || kept_for[2] != caches) {
-            clear_kept_table();
+            KeyEntry *old = kept_table;
+            Py_ssize_t old_cap = kept_cap;
+            kept_table = NULL;
+            kept_cap = kept_count = kept_key_bytes = 0;
+            table_gen++;
+            free_key_table(old, old_cap);
             PyObject *sources[3] = {st->key_hint, st->no_hint, caches};
             for (int i = 0; i < 3; i++) {
                 Py_INCREF(sources[i]);
                 Py_XSETREF(kept_for[i], sources[i]);
             }
         }
-        kept_busy = lx.kept = 1;
         lx.table = kept_table;
         lx.cap = kept_cap;
         lx.count = kept_count;
@@ -1826,6 +1856,7 @@ leaves(PyObject *module, PyObject *args)
     }
     last_probes = lx.probes;
     last_lookups = lx.lookups;
+    last_moved = lx.moved;
     if (lx.kept && !over_budget(&lx) && lx.count <= KEPT_KEYS && lx.key_bytes <= KEPT_KEY_BYTES) {
         kept_table = lx.table; /* every mark is back to what it was: the objects restored them */
         kept_cap = lx.cap;
@@ -2088,9 +2119,8 @@ word_char(Py_UCS4 c)
 static Py_ssize_t
 email_domain_end(int kind, const void *d, Py_ssize_t n, Py_ssize_t at)
 {
-    Py_ssize_t q = at + 1, dots = 0;
-    /* The labels: remember where each one's dot is, from the last one back. */
-    Py_ssize_t dot_at[64];
+    /* The labels, as far as they run: `dot` ends on the last one's dot. */
+    Py_ssize_t q = at + 1, dot = -1;
     for (;;) {
         Py_ssize_t r = q;
         while (r < n && (ascii_alnum(PyUnicode_READ(kind, d, r)) ||
@@ -2101,38 +2131,24 @@ email_domain_end(int kind, const void *d, Py_ssize_t n, Py_ssize_t at)
             PyUnicode_READ(kind, d, q) == '-' || PyUnicode_READ(kind, d, r - 1) == '-') {
             break;
         }
-        if (dots < 64) {
-            dot_at[dots] = r;
-        }
-        dots++;
+        dot = r;
         q = r + 1;
     }
-    /* The deepest labels first, as sre gives them back; past the 64th the dot is found again by
-     * counting (labels hold no "."). */
-    for (Py_ssize_t k = dots; k >= 1; k--) {
-        Py_ssize_t dot;
-        if (k <= 64) {
-            dot = dot_at[k - 1];
-        }
-        else {
-            Py_ssize_t count = 0, r = at + 1;
-            dot = -1;
-            while (r < n) {
-                if (PyUnicode_READ(kind, d, r) == '.' && ++count == k) {
-                    dot = r;
-                    break;
-                }
-                r++;
-            }
-        }
+    /* The deepest labels first, as sre gives them back: each step back walks to the previous
+     * label's dot (labels hold no "."), so the whole search stays linear in the domain. */
+    while (dot > at) {
         Py_ssize_t t = dot + 1, u = t;
         while (u < n && u - t <= 24 && ascii_alpha(PyUnicode_READ(kind, d, u))) {
             u++;
         }
         if (u - t >= 2 && u - t <= 24 &&
-            !(u < n && (PyUnicode_READ(kind, d, u) == '-' || word_char(PyUnicode_READ(kind, d, u))))) {
+            !(u < n &&
+              (PyUnicode_READ(kind, d, u) == '-' || word_char(PyUnicode_READ(kind, d, u))))) {
             return u;
         }
+        do {
+            dot--;
+        } while (dot > at && PyUnicode_READ(kind, d, dot) != '.');
     }
     return -1;
 }
@@ -2726,7 +2742,7 @@ key_table_hash(PyObject *module, PyObject *arg)
 static PyObject *
 key_table_stats(PyObject *module, PyObject *unused)
 {
-    return Py_BuildValue("(nnn)", last_probes, last_lookups, kept_count);
+    return Py_BuildValue("(nnnn)", last_probes, last_lookups, kept_count, last_moved);
 }
 
 static PyMethodDef methods[] = {
@@ -2737,7 +2753,7 @@ static PyMethodDef methods[] = {
     {"gates", gates, METH_VARARGS, "Every detector's gate hits, or None (see the function)."},
     {"bind", bind, METH_VARARGS, "Raw findings as Finding objects with paths (see module doc)."},
     {"_key_table_hash", key_table_hash, METH_O, "The key table's hash of some bytes (tests)."},
-    {"_key_table_stats", key_table_stats, METH_NOARGS, "(probes, lookups) of the last leaves(), keys kept."},
+    {"_key_table_stats", key_table_stats, METH_NOARGS, "(probes, lookups) of the last leaves(), keys kept, keys moved."},
     {NULL, NULL, 0, NULL},
 };
 
