@@ -301,7 +301,9 @@ def keys_rotate(data_dir: DataDir = None) -> None:
     out.print(f"active key is now {_run(_settings(data_dir), action)}")
 
 
-@keys_app.command("revoke")
+# Key ids are RFC 7638 thumbprints in base64url: one in 64 starts with "-", which must read as
+# the key id, not as an unknown option.
+@keys_app.command("revoke", context_settings={"ignore_unknown_options": True})
 def keys_revoke(
     kid: Annotated[str, typer.Argument(help="The key id to revoke.")], data_dir: DataDir = None
 ) -> None:

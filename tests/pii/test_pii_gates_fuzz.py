@@ -333,14 +333,14 @@ def test_consecutive_bodies_sharing_keys_read_like_json_loads(
         _empty_the_kept_table()
     pool = [*_KEY_POOL, *(f"k{rng.randrange(40)}" for _ in range(8))]
     documents = [_records(rng, pool) for _ in range(bodies)]
-    read = 0
     for document in documents * 2:
-        read += _check(_dump(document, rng).encode("utf-8", "surrogatepass"))
+        _check(_dump(document, rng).encode("utf-8", "surrogatepass"))
     for document in documents:  # a repeated key in one object: always declined
         duplicated = _Obj([("dup", 1), *(document.items if isinstance(document, _Obj) else [])])
         duplicated.items.append(("dup", "ana@example.org"))
         assert _structure.collect_json(_dump(duplicated, rng).encode()) is None
-    assert read >= 1 or bodies == 0
+    # (Generated documents may repeat a key, hold a lone surrogate or a long integer: declining
+    # them all is right. The tests below read bodies that must not be declined.)
 
 
 @pytest.mark.parametrize("size", [31, 32, 33, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025])

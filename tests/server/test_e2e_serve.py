@@ -99,6 +99,15 @@ def test_cli_errors_are_one_clean_line(tmp_path: Path) -> None:
     assert "error" in answer.stderr.lower()
 
 
+def test_a_key_id_starting_with_a_dash_is_read_as_the_key_id(tmp_path: Path) -> None:
+    """Thumbprint key ids start with "-" one time in 64: keys revoke takes it as the key id
+    (here unknown), not as an unknown option (seen in CI with a real key)."""
+    answer = _cli(tmp_path, "keys", "revoke", "-Z_VlS4ILNtVmG7zXdFJhg")
+    assert answer.returncode == 2
+    assert "No such option" not in answer.stderr
+    assert "no key with that identifier" in answer.stderr.lower()
+
+
 def test_password_is_refused_when_too_short(tmp_path: Path) -> None:
     """users add refuses a short password without a traceback and changes nothing."""
     answer = _cli(tmp_path, "users", "add", "bob", "--password-stdin", stdin="short\n")
