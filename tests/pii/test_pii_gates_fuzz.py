@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.pii._strategies import speedups
+from tests.pii._strategies import empty_the_kept_table, leaf_fields, speedups
 from tokenveil.pii import _engine, _patterns, _structure
 from tokenveil.pii._evidence import NO_HINT, Hint, key_hint
 
@@ -281,12 +281,7 @@ def _reference(raw: bytes) -> tuple[Any, ...] | None:
         return None
     collected = _structure.collect_py(document)
     negative = bytes(hint.negative for hint in collected.hints)
-    return (*_fields(collected), negative)
-
-
-def _fields(collected: _structure.Collected) -> tuple[Any, ...]:
-    locs = [collected.loc(index) for index in range(len(collected.values))]
-    return collected.values, locs, collected.steps, collected.hints, collected.keyed
+    return (*leaf_fields(collected), negative)
 
 
 def _has_duplicate_key(raw: bytes) -> bool:
@@ -311,14 +306,9 @@ def _check(raw: bytes) -> bool:
     if fast is None:
         return False
     assert fast.negative is not None
-    assert (*_fields(fast), bytes(fast.negative)) == reference
+    assert (*leaf_fields(fast), bytes(fast.negative)) == reference
     assert not _has_duplicate_key(raw)  # json.loads keeps the last value: must be declined
     return True
-
-
-def _empty_the_kept_table() -> None:
-    """Another key_hint empties the kept table; the next collect_json empties it again."""
-    speedups.leaves(b"{}", NO_HINT, lambda key, parent: NO_HINT, NO_HINT, ({}, {}), 0, 6, 1, 4)
 
 
 @settings(max_examples=120, deadline=None, derandomize=True)
@@ -330,7 +320,7 @@ def test_consecutive_bodies_sharing_keys_read_like_json_loads(
     carry over, also into the same records spelled with other escapes and spacing): each is
     declined or read as json.loads + collect_py read it; duplicate keys are declined."""
     if fresh:
-        _empty_the_kept_table()
+        empty_the_kept_table()
     pool = [*_KEY_POOL, *(f"k{rng.randrange(40)}" for _ in range(8))]
     documents = [_records(rng, pool) for _ in range(bodies)]
     for document in documents * 2:
@@ -347,7 +337,7 @@ def test_consecutive_bodies_sharing_keys_read_like_json_loads(
 def test_the_key_table_growing_inside_an_open_object(size: int) -> None:
     """New keys inside a value move the table while its parent object is open (its previous
     key, its guesses and its duplicate marks must follow): read alike, duplicates declined."""
-    _empty_the_kept_table()
+    empty_the_kept_table()
     inner = {f"g{size}_{i}": "ana@example.org" for i in range(size)}
     record = {"a": inner, "b": "Ana Lima here", "c": {"a": 1, "b": "value b"}, "d": "value d"}
     for body in ([record, record, {"b": "x" * 6, "a": {}}], {"x": record, "y": [record]}):
@@ -472,7 +462,7 @@ def test_a_key_hint_that_reads_json_itself_gets_a_table_of_its_own() -> None:
 def test_a_kept_table_of_2048_keys_survives_the_next_body() -> None:
     """Once 2048 keys are kept, a body made of kept keys is still read by the tokenizer: the
     table grows only to insert a new key, and the keys it moves raise the probe budget."""
-    _empty_the_kept_table()
+    empty_the_kept_table()
     for batch in range(16):
         body = {f"k{batch * 128 + i}": 1 for i in range(128)}
         assert _structure.collect_json(json.dumps(body).encode()) is not None

@@ -12,7 +12,7 @@ from bench.corpus import api_body, generate
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tests.pii._strategies import KEYS, LEAVES, speedups
+from tests.pii._strategies import KEYS, LEAVES, empty_the_kept_table, leaf_fields, speedups
 from tokenveil import pii
 from tokenveil.pii import _structure
 from tokenveil.pii._evidence import NO_HINT, Hint, key_hint
@@ -34,11 +34,6 @@ _DUMPS = st.sampled_from(
 )
 
 
-def _fields(collected: _structure.Collected) -> tuple[Any, ...]:
-    locs = [collected.loc(i) for i in range(len(collected.values))]
-    return collected.values, locs, collected.steps, collected.hints, collected.keyed
-
-
 def _python_path(raw: bytes) -> _structure.Collected | None:
     """What find_in_json does without the tokenizer: parse, then walk (None: not JSON)."""
     document = _structure.json_or_none(raw)
@@ -57,7 +52,7 @@ def _check(raw: bytes) -> _structure.Collected | None:
     if reference is None:
         assert fast is None
     elif fast is not None:
-        assert _fields(fast) == _fields(reference)
+        assert leaf_fields(fast) == leaf_fields(reference)
         assert fast.negative == reference.negative
     return fast
 
@@ -216,12 +211,6 @@ def _colliding_keys(count: int, bits: int, prefix: str) -> list[str]:
     return keys
 
 
-def _empty_the_kept_table() -> None:
-    """A call with other key evidence empties the kept key table; the next ordinary call then
-    starts from an empty one too."""
-    speedups.leaves(b"{}", NO_HINT, lambda key, parent: NO_HINT, NO_HINT, ({}, {}), 0, 6, 1, 8)
-
-
 def _within_budget() -> tuple[int, int]:
     probes, lookups, _kept, moved = speedups._key_table_stats()
     budget = speedups.KEY_PROBES_BASE + speedups.KEY_PROBES_PER_LOOKUP * (lookups + moved)
@@ -243,7 +232,7 @@ def test_colliding_keys_are_declined_within_the_probe_budget(padding: int) -> No
     keys = [f"pad{i}" for i in range(padding)] + _colliding_keys(2000, 10, "k")
     body = {key: "ana@example.org" if i % 97 == 0 else i for i, key in enumerate(keys)}
     raw = json.dumps(body).encode()
-    _empty_the_kept_table()
+    empty_the_kept_table()
     assert _structure.collect_json(raw) is None
     probes, lookups = _within_budget()
     # Declined long before the end: unbounded, the 2000 keys would take ~2 million probes. (The
@@ -308,7 +297,7 @@ def test_a_nested_call_reads_with_a_table_of_its_own() -> None:
     def key_hint_reading_a_body(key: str, parent: Hint) -> Hint:
         collected = _structure.collect_json(inner)
         assert collected is not None
-        inner_results.append(_fields(collected))
+        inner_results.append(leaf_fields(collected))
         return key_hint(key, parent)
 
     outer = json.dumps([{"contact": "ana@example.org", "note": "call me"}] * 2).encode()
@@ -325,7 +314,7 @@ def test_a_nested_call_reads_with_a_table_of_its_own() -> None:
     )
     assert got is not None
     assert got[0] == ["ana@example.org", "call me", "ana@example.org", "call me"]
-    expected = _fields(_structure.collect_py(json.loads(inner)))
+    expected = leaf_fields(_structure.collect_py(json.loads(inner)))
     assert inner_results
     assert all(result == expected for result in inner_results)
 
@@ -351,7 +340,7 @@ def test_threads_reading_at_once_each_get_exact_leaves() -> None:
             raw = body(thread, round_)
             fast = _structure.collect_json(raw)
             reference = _python_path(raw)
-            if fast is None or reference is None or _fields(fast) != _fields(reference):
+            if fast is None or reference is None or leaf_fields(fast) != leaf_fields(reference):
                 failures.append(f"thread {thread} round {round_}")
 
     interval = sys.getswitchinterval()

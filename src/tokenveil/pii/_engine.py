@@ -186,9 +186,7 @@ def _classify_digits(
             if conf < 0:
                 conf = phones[key] = v.phone_confidence(cand.replace("(+", "+", 1), national=keyed)
             if conf:
-                out.append(
-                    (_PHONE, s, e, min(0.99, conf + 0.1) if keyed else _adjust(_PHONE, conf, ctx))
-                )
+                out.append((_PHONE, s, e, _adjust(_PHONE, conf, ctx)))
                 return
     if n in (9, 11, 15) and cand.isdigit():
         found = v.national_id(digits)

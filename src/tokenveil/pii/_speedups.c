@@ -556,7 +556,6 @@ ascii_lower(Py_UCS4 c)
         return seg_end > seg_start && data[seg_end - 1] >= 128;                                 \
     }
 
-SEGMENT_MAY_HOLD(Py_UCS1)
 SEGMENT_MAY_HOLD(Py_UCS2)
 SEGMENT_MAY_HOLD(Py_UCS4)
 
@@ -734,7 +733,8 @@ read_valid_starts(PyObject *starts_obj, Py_ssize_t length, Py_ssize_t *n_segs)
     return starts;
 }
 
-/* Appends to `out` the index of every segment that may hold a trigger. */
+/* Appends to `out` the index of every segment that may hold a trigger, in a two- or four-byte
+ * text (one-byte texts take ucs1_gates). */
 static int
 trigger_segments_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_segs,
                       const Triggers *tr, PyObject *out)
@@ -745,16 +745,9 @@ trigger_segments_into(PyObject *text, const Py_ssize_t *starts, Py_ssize_t n_seg
     for (Py_ssize_t k = 0; k < n_segs; k++) {
         Py_ssize_t seg_start = starts[k] < 0 ? 0 : starts[k];
         Py_ssize_t seg_end = starts[k + 1] - 1 > length ? length : starts[k + 1] - 1;
-        int keep;
-        if (kind == PyUnicode_1BYTE_KIND) {
-            keep = segment_may_hold_Py_UCS1(data, seg_start, seg_end, tr);
-        }
-        else if (kind == PyUnicode_2BYTE_KIND) {
-            keep = segment_may_hold_Py_UCS2(data, seg_start, seg_end, tr);
-        }
-        else {
-            keep = segment_may_hold_Py_UCS4(data, seg_start, seg_end, tr);
-        }
+        int keep = kind == PyUnicode_2BYTE_KIND
+                       ? segment_may_hold_Py_UCS2(data, seg_start, seg_end, tr)
+                       : segment_may_hold_Py_UCS4(data, seg_start, seg_end, tr);
         if (keep && append_index(out, k) < 0) {
             return -1;
         }
@@ -922,21 +915,15 @@ SECRET_AT(Py_UCS4)
 SECRET_POSITIONS(Py_UCS4)
 #undef at
 
-/* Appends to `out` every position where a secret may start (unsorted, may repeat). */
+/* Appends to `out` every position where a secret may start (unsorted, may repeat), in a two- or
+ * four-byte text (one-byte texts take ucs1_gates). */
 static int
 secret_positions_into(PyObject *text, PyObject *out)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(text);
     const void *data = PyUnicode_DATA(text);
-    switch (PyUnicode_KIND(text)) {
-    case PyUnicode_1BYTE_KIND:
-        PyErr_SetString(PyExc_SystemError, "one-byte texts take ucs1_gates");
-        return -1;
-    case PyUnicode_2BYTE_KIND:
-        return secret_positions_Py_UCS2(data, n, out);
-    default:
-        return secret_positions_Py_UCS4(data, n, out);
-    }
+    return PyUnicode_KIND(text) == PyUnicode_2BYTE_KIND ? secret_positions_Py_UCS2(data, n, out)
+                                                        : secret_positions_Py_UCS4(data, n, out);
 }
 
 /* ---- leaves(): collect() straight from the JSON bytes, without building the document ----

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable, Sequence
 
-from tokenveil.pii._engine import Raw
+from tokenveil.pii._engine import Raw, _GateHits
 from tokenveil.pii._evidence import Hint
 from tokenveil.pii._finding import Finding
 from tokenveil.pii._structure import Loc
@@ -41,20 +41,7 @@ def gates(
     triggers: tuple[str, ...],
     shape_table: bytes,
     /,
-) -> (
-    tuple[
-        bytes,
-        list[tuple[int, int, int]],
-        list[tuple[int, int]],
-        list[int],
-        list[int],
-        list[int],
-        list[tuple[int, int]],
-        list[int],
-        list[int],
-    ]
-    | None
-): ...
+) -> _GateHits | None: ...
 def bind(
     raws: list[Raw],
     parents: list[Loc],
