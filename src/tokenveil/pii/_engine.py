@@ -29,7 +29,6 @@ from tokenveil.pii import _patterns as p
 from tokenveil.pii import _validators as v
 from tokenveil.pii._evidence import (
     NO_HINT,
-    WHOLE_VALUE_KINDS,
     Hint,
     context_supports,
     negative_context,
@@ -600,8 +599,8 @@ def whole_value(value: str, hint: Hint, seg: int) -> Raw | None:
     """A finding covering the whole value, decided by its key alone (names, addresses, DOBs,
     passwords, opaque tokens): these have no shape a pattern could recognise."""
     kinds = hint.kinds
-    # Keys naming only pattern kinds (email, phone...) decide nothing alone: most keyed values.
-    if kinds.isdisjoint(WHOLE_VALUE_KINDS) or not value or len(value) > 4096:
+    # Keys naming only pattern kinds (email, phone...) decide nothing alone (Hint.decides).
+    if not hint.decides or not value or len(value) > 4096:
         return None
     stripped = value.strip()
     if not stripped or p.MASKED_VALUE.fullmatch(stripped):
